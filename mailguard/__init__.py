@@ -1,0 +1,3 @@
+"""mailguard: an asyncio SMTP filtering proxy for Postfix."""
+
+__version__ = "0.1.0"

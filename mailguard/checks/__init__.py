@@ -1,0 +1,1 @@
+"""The checks of the scan pipeline, each an async function over a ScanContext."""

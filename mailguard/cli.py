@@ -1,0 +1,160 @@
+"""The command line (CONTRACTS.md, "Command line"): exit 0 done, 1 problems or failure, 2 usage."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mailguard import __version__
+from mailguard import config as config_mod
+from mailguard.config import Config, ConfigError, parse_host_port
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def _host_port(text: str) -> str:
+    try:
+        parse_host_port(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="config file (default: /etc/mailguard/mailguard.toml "
+                        "if it exists, else built-in defaults)")
+    parser.add_argument("--state-dir", metavar="DIR", help="folder of the store and the model (overrides [store] state_dir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mailguard", description="SMTP filtering proxy for Postfix")
+    parser.add_argument("--version", action="version", version=f"mailguard {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("serve", help="run the SMTP proxy")
+    _common(p)
+    p.add_argument("--listen", metavar="HOST:PORT", type=_host_port, help="overrides [server] listen")
+    p.add_argument("--downstream", metavar="HOST:PORT", type=_host_port, help="overrides [relay] downstream")
+
+    p = sub.add_parser("scan", help="scan messages from files, folders, Maildirs and mbox files")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="JSON Lines, one object per message")
+    p.add_argument("--offline", action="store_true", help="skip every check that needs the network")
+    p.add_argument("--client-ip", metavar="IP")
+    p.add_argument("--helo", metavar="NAME")
+    p.add_argument("--mail-from", metavar="ADDR", default="")
+    p.add_argument("--rcpt", metavar="ADDR", action="append", default=[])
+    p.add_argument("paths", metavar="PATH", nargs="+")
+
+    p = sub.add_parser("quarantine", help="list, show, release or delete quarantined messages")
+    qsub = p.add_subparsers(dest="qcommand", metavar="ACTION", required=True)
+    q = qsub.add_parser("list", help="newest first")
+    _common(q)
+    q.add_argument("--json", action="store_true")
+    q.add_argument("--limit", type=int, default=100)
+    for name, text in (("show", "print the stored message"), ("release", "relay it to the downstream, then remove it"),
+                       ("delete", "remove it")):
+        q = qsub.add_parser(name, help=text)
+        _common(q)
+        q.add_argument("id", metavar="ID")
+
+    p = sub.add_parser("history", help="messages seen, newest first")
+    _common(p)
+    p.add_argument("--since", metavar="WHEN", help="ISO date/time (UTC) or a duration like 2h, 3d")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=1000)
+
+    p = sub.add_parser("config", help="check a config file")
+    csub = p.add_subparsers(dest="ccommand", metavar="ACTION", required=True)
+    c = csub.add_parser("check", help="load and validate the config; exit 0 when clean")
+    _common(c)
+    return parser
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    cfg = config_mod.load(getattr(args, "config", None))
+    if getattr(args, "state_dir", None):
+        cfg = cfg.replace("store", state_dir=str(Path(args.state_dir).resolve()))
+    if getattr(args, "listen", None):
+        cfg = cfg.replace("server", listen=args.listen)
+    if getattr(args, "downstream", None):
+        cfg = cfg.replace("relay", downstream=args.downstream)
+    return cfg
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    cfg = load_config(args)
+    from mailguard.checks.registry import build_pipeline
+    from mailguard.smtp.server import Runtime, serve, tls_context_for
+    from mailguard.store.sqlite import SqliteStore, StoreError
+
+    setup_logging(cfg.server.log_level)
+    tls_context_for(cfg)  # refuse to start on an unloadable certificate
+
+    def build_runtime(config: Config, store) -> Runtime:
+        return Runtime(config=config, pipeline=build_pipeline(config), store=store, hostname=config.hostname,
+                       tls_context=tls_context_for(config), trusted_networks=config.trusted_networks)
+
+    async def run() -> int:
+        store = SqliteStore(cfg.state_dir, cfg.store.history_days)
+        try:
+            await store.open()
+        except StoreError as exc:
+            print(f"mailguard: {exc}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        try:
+            return await serve(lambda: load_config(args), build_runtime, store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    cfg = load_config(args)
+    print(f"{cfg.source}: ok", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from mailguard.commands import scan_cmd
+
+    return scan_cmd.run(args, load_config(args))
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from mailguard.commands import store_cmds
+
+    return store_cmds.run_quarantine(args, load_config(args))
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from mailguard.commands import store_cmds
+
+    return store_cmds.run_history(args, load_config(args))
+
+
+COMMANDS = {"serve": cmd_serve, "config": cmd_config, "scan": cmd_scan, "quarantine": cmd_quarantine,
+            "history": cmd_history}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = COMMANDS[args.command]
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"mailguard: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        return EXIT_PROBLEMS

@@ -1,0 +1,1 @@
+"""The commands of the CLI other than `serve`, one module each."""

@@ -1,0 +1,308 @@
+"""The configuration: one TOML file → frozen, validated settings.
+
+A file holds only what it changes; every key has a default here, and
+`config.example.toml` documents the same keys with the same defaults (a test
+keeps the two equal). An unknown key or a wrong type is a `ConfigError`
+naming the file, the key and, where it can be found, the line.
+"""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+import socket
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+DEFAULT_CONFIG_PATHS = (Path("/etc/mailguard/mailguard.toml"),)
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message names file, key and line."""
+
+
+@dataclass(frozen=True)
+class HostPort:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def parse_host_port(text: str, default_port: int | None = None) -> HostPort:
+    """`host`, `host:port`, `[v6]` or `[v6]:port` (a bare IPv6 address too)."""
+    text = text.strip()
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep:
+            raise ValueError(f"{text!r}: missing ']'")
+        port_text = rest[1:] if rest.startswith(":") else rest
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"{text!r}: expected ':' after ']'")
+    elif text.count(":") > 1:
+        host, port_text = text, ""
+    else:
+        host, _, port_text = text.partition(":")
+    if not host:
+        raise ValueError(f"{text!r}: empty host")
+    if port_text:
+        if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+            raise ValueError(f"{text!r}: port must be a number from 0 to 65535")
+        port = int(port_text)
+    elif default_port is not None:
+        port = default_port
+    else:
+        raise ValueError(f"{text!r}: a port is required (HOST:PORT)")
+    return HostPort(host, port)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    listen: str = "127.0.0.1:10024"
+    hostname: str = ""  # empty: the machine's FQDN
+    max_connections: int = 200
+    max_recipients: int = 1000
+    max_message_size: int = 10_240_000  # bytes; Postfix's message_size_limit default
+    max_line_length: int = 1_048_576  # bytes; mail lines beyond 998 exist and must pass
+    command_timeout: float = 300.0  # RFC 5321 §4.5.3.2.7 server timeout
+    data_timeout: float = 300.0  # idle time allowed between two DATA chunks
+    scan_timeout: float = 30.0  # the whole scan pipeline of one message
+    shutdown_grace: float = 30.0  # SIGTERM: time for transactions in flight
+    trusted_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")  # may send XFORWARD (behind mode)
+    tls_cert: str = ""
+    tls_key: str = ""
+    log_level: str = "info"
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    downstream: str = "127.0.0.1:10025"
+    mode: Literal["front", "behind"] = "front"
+    connect_timeout: float = 10.0
+    command_timeout: float = 60.0  # greeting, EHLO, XCLIENT, MAIL, RCPT, RSET
+    data_timeout: float = 120.0  # DATA: from our first byte to the downstream's final reply
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    state_dir: str = "/var/lib/mailguard"
+    history_days: int = 180  # Decree 91 Art. 10: headers kept at least 180 days
+
+
+@dataclass(frozen=True)
+class ActionSettings:
+    add_header: float = 5.0
+    rewrite_subject: float = 8.0
+    quarantine: float = 12.0
+    reject: float = 15.0
+    subject_tag: str = "***SPAM***"
+
+
+@dataclass(frozen=True)
+class DnsSettings:
+    servers: tuple[str, ...] = ()  # empty: the system's resolv.conf
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class RulesSettings:
+    site_dir: str = "/etc/mailguard/rules.d"
+    budget_ms: int = 1000
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    relay: RelaySettings = field(default_factory=RelaySettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    actions: ActionSettings = field(default_factory=ActionSettings)
+    dns: DnsSettings = field(default_factory=DnsSettings)
+    rules: RulesSettings = field(default_factory=RulesSettings)
+    source: str = "<defaults>"  # the file this came from
+
+    @property
+    def listen(self) -> HostPort:
+        return parse_host_port(self.server.listen)
+
+    @property
+    def downstream(self) -> HostPort:
+        return parse_host_port(self.relay.downstream)
+
+    @property
+    def hostname(self) -> str:
+        return self.server.hostname or socket.getfqdn()
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(n, strict=False) for n in self.server.trusted_networks)
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.store.state_dir)
+
+    def replace(self, section: str, **changes: Any) -> "Config":
+        """A copy with some keys of one section changed (command-line overrides)."""
+        current = getattr(self, section)
+        return dataclasses.replace(self, **{section: dataclasses.replace(current, **changes)})
+
+
+SECTIONS: dict[str, type] = {
+    name: hint for name, hint in get_type_hints(Config).items() if name != "source"
+}
+PATH_KEYS = {("store", "state_dir"), ("rules", "site_dir"), ("server", "tls_cert"), ("server", "tls_key")}
+
+
+def _line_of(text: str, section: str, key: str | None) -> int | None:
+    """Best-effort line number of `[section]` or of `key` inside it (tomllib gives none)."""
+    current = ""
+    header = re.compile(r"^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]")
+    for number, line in enumerate(text.splitlines(), start=1):
+        m = header.match(line)
+        if m:
+            current = m.group(1)
+            if key is None and current == section:
+                return number
+            continue
+        if key is not None and current == section and re.match(rf"^\s*{re.escape(key)}\s*=", line):
+            return number
+    return None
+
+
+def _check_type(value: Any, expected: Any) -> Any:
+    """Value converted to the field's type, or raise TypeError with what was wanted."""
+    origin = get_origin(expected)
+    if origin is Literal:
+        if value not in get_args(expected):
+            raise TypeError("one of " + ", ".join(repr(a) for a in get_args(expected)))
+        return value
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise TypeError("a list of strings")
+        return tuple(value)
+    if expected is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError("a number")
+        return float(value)
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError("a whole number")
+        return value
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise TypeError("true or false")
+        return value
+    if expected is str:
+        if not isinstance(value, str):
+            raise TypeError("a string")
+        return value
+    raise TypeError(f"unsupported type {expected!r}")  # pragma: no cover - programming error
+
+
+def _validate(cfg: Config, where: str, text: str) -> None:
+    def fail(section: str, key: str, message: str) -> None:
+        line = _line_of(text, section, key)
+        loc = f"{where}:{line}" if line else where
+        raise ConfigError(f"{loc}: [{section}] {key}: {message}")
+
+    for section, key in (("server", "listen"), ("relay", "downstream")):
+        try:
+            parse_host_port(getattr(getattr(cfg, section), key))
+        except ValueError as exc:
+            fail(section, key, str(exc))
+    for net in cfg.server.trusted_networks:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            fail("server", "trusted_networks", f"{net!r} is not an IP network")
+    for server in cfg.dns.servers:
+        try:
+            parse_host_port(server, default_port=53)
+        except ValueError as exc:
+            fail("dns", "servers", str(exc))
+    a = cfg.actions
+    if not a.add_header <= a.rewrite_subject <= a.quarantine <= a.reject:
+        fail("actions", "add_header", "thresholds must rise: add_header <= rewrite_subject <= quarantine <= reject")
+    for section, key in (
+        ("server", "max_connections"), ("server", "max_recipients"), ("server", "max_message_size"),
+        ("server", "max_line_length"), ("server", "command_timeout"), ("server", "data_timeout"),
+        ("server", "scan_timeout"), ("relay", "connect_timeout"), ("relay", "command_timeout"),
+        ("relay", "data_timeout"), ("store", "history_days"), ("dns", "timeout"),
+    ):
+        if getattr(getattr(cfg, section), key) <= 0:
+            fail(section, key, "must be greater than 0")
+    if cfg.server.max_line_length < 1000:
+        fail("server", "max_line_length", "must be at least 1000 (RFC 5321 §4.5.3.1.6)")
+    if bool(cfg.server.tls_cert) != bool(cfg.server.tls_key):
+        fail("server", "tls_cert", "tls_cert and tls_key go together")
+    if cfg.server.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        fail("server", "log_level", "one of debug, info, warning, error")
+
+
+def from_text(text: str, where: str = "<config>", base_dir: Path | None = None) -> Config:
+    """Parse and validate config text; relative paths are taken from `base_dir`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        loc = f"{where}:{m.group(1)}" if m else where
+        raise ConfigError(f"{loc}: TOML syntax error: {exc}") from None
+    sections: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in SECTIONS:
+            line = _line_of(text, name, None)
+            loc = f"{where}:{line}" if line else where
+            known = ", ".join(f"[{s}]" for s in SECTIONS)
+            raise ConfigError(f"{loc}: unknown section [{name}] (known: {known})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {name} must be a section ([{name}])")
+        cls = SECTIONS[name]
+        hints = get_type_hints(cls)
+        kwargs: dict[str, Any] = {}
+        for key, raw in value.items():
+            line = _line_of(text, name, key)
+            loc = f"{where}:{line}" if line else where
+            if key not in hints:
+                raise ConfigError(f"{loc}: [{name}] {key}: unknown key")
+            try:
+                converted = _check_type(raw, hints[key])
+            except TypeError as exc:
+                raise ConfigError(f"{loc}: [{name}] {key}: expected {exc}, got {raw!r}") from None
+            if (name, key) in PATH_KEYS and converted and base_dir is not None:
+                converted = str((base_dir / os.path.expanduser(converted)).resolve())
+            kwargs[key] = converted
+        sections[name] = cls(**kwargs)
+    cfg = Config(**sections, source=where)
+    _validate(cfg, where, text)
+    return cfg
+
+
+def load(path: str | os.PathLike[str] | None) -> Config:
+    """The config of `path`, or of the first default path that exists, or the defaults."""
+    if path is None:
+        env = os.environ.get("MAILGUARD_CONFIG")
+        candidates = [Path(env)] if env else [p for p in DEFAULT_CONFIG_PATHS if p.exists()]
+        if not candidates:
+            return Config()
+        path = candidates[0]
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text: {exc}") from None
+    return from_text(text, where=str(p), base_dir=p.resolve().parent)
+
+
+def defaults_as_dict() -> dict[str, dict[str, Any]]:
+    """Every section with its default values, as TOML would hold them (for the example test)."""
+    cfg = Config()
+    out: dict[str, dict[str, Any]] = {}
+    for name in SECTIONS:
+        values = dataclasses.asdict(getattr(cfg, name))
+        out[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+    return out

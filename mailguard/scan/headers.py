@@ -1,0 +1,148 @@
+"""The headers mailguard writes, and the byte-exact edits of a message's header block.
+
+The forwarded message is the client's bytes with our headers prepended; the only other
+changes are the removal of forged copies of our headers and, for `rewrite_subject`, the
+Subject. Everything else (8-bit bytes, long lines, odd MIME) passes untouched.
+"""
+from __future__ import annotations
+
+import datetime
+import email.utils
+import re
+from collections.abc import Iterable
+
+from mailguard.scan.verdict import Action, Verdict
+
+# Header names we write; a sender's copies are removed before forwarding.
+OWN_HEADERS = frozenset({"x-spam-flag", "x-spam-score", "x-spam-status", "x-mailguard-symbols",
+                         "x-advertising"})
+OWN_PREFIXES = ("x-mailguard-",)
+
+_FIELD_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
+
+
+def split_header_block(raw: bytes) -> tuple[bytes, bytes]:
+    """(header block including its final line end, the rest: blank line + body)."""
+    if raw.startswith((b"\r\n", b"\n")):
+        return b"", raw
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        pos = raw.find(sep)
+        if pos >= 0:
+            half = len(sep) // 2
+            return raw[: pos + half], raw[pos + half:]
+    return raw, b""
+
+
+def header_fields(block: bytes) -> list[bytes]:
+    """The fields of a header block, each with its continuation lines and line ends."""
+    fields: list[bytes] = []
+    for line in block.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += line
+        else:
+            fields.append(line)
+    return fields
+
+
+def field_name(field: bytes) -> str:
+    m = _FIELD_NAME.match(field)
+    return m.group(1).decode("ascii").lower() if m else ""
+
+
+def _is_ours(field: bytes, authserv_id: str) -> bool:
+    name = field_name(field)
+    if name in OWN_HEADERS or name.startswith(OWN_PREFIXES):
+        return True
+    if name == "authentication-results" and authserv_id:
+        value = field.split(b":", 1)[1].decode("utf-8", "replace")
+        # RFC 8601 §2.2: the authserv-id is the first token, before an optional version and ';'.
+        first = re.split(r"[\s;]", value.strip(), maxsplit=1)[0].lower()
+        return first == authserv_id.lower()
+    return False
+
+
+def strip_forged(raw: bytes, authserv_id: str = "") -> bytes:
+    """`raw` without sender-supplied copies of our headers (RFC 8601 §5 for A-R)."""
+    block, rest = split_header_block(raw)
+    fields = header_fields(block)
+    kept = [f for f in fields if not _is_ours(f, authserv_id)]
+    if len(kept) == len(fields):
+        return raw
+    return b"".join(kept) + rest
+
+
+def rewrite_subject(raw: bytes, tag: str) -> bytes:
+    """Prefix the Subject with `tag` (once); add a Subject holding only the tag if none."""
+    block, rest = split_header_block(raw)
+    fields = header_fields(block)
+    tag_bytes = tag.encode("utf-8")
+    for i, f in enumerate(fields):
+        if field_name(f) == "subject":
+            name, _, value = f.partition(b":")
+            if value.lstrip().startswith(tag_bytes):
+                return raw
+            fields[i] = name + b": " + tag_bytes + b" " + value.lstrip(b" \t")
+            return b"".join(fields) + rest
+    eol = b"\r\n" if b"\r\n" in block or not block else b"\n"
+    return b"Subject: " + tag_bytes + eol + raw
+
+
+def fold(name: str, items: Iterable[str], separator: str = ",", width: int = 78) -> str:
+    """`name: a,b,c`, folded after a separator so that lines stay within `width` where possible."""
+    first, *rest = list(items)
+    lines: list[str] = []
+    line = f"{name}: {first}"
+    for item in rest:
+        if len(line) + len(separator) + len(item) > width:
+            lines.append(line + separator.rstrip())
+            line = "\t" + item
+        else:
+            line += separator + item
+    lines.append(line)
+    return "\r\n".join(lines)
+
+
+def verdict_headers(verdict: Verdict) -> list[str]:
+    """X-Spam-Flag, X-Spam-Score, X-Spam-Status (SpamAssassin's format), X-Mailguard-Symbols."""
+    spam = verdict.is_spam
+    tests = sorted(s.name for s in verdict.symbols) or ["none"]
+    status_head = f"{'Yes' if spam else 'No'}, score={verdict.score:.1f} required={verdict.required:.1f}"
+    status = fold("X-Spam-Status", [f"{status_head} tests={tests[0]}", *tests[1:]], separator=",")
+    symbols = sorted(verdict.symbols, key=lambda s: (-abs(s.score), s.name))
+    sym_items = [f"{s.name}({s.score:.2f})" for s in symbols] or ["none"]
+    return [
+        f"X-Spam-Flag: {'YES' if spam else 'NO'}",
+        f"X-Spam-Score: {verdict.score:.1f}",
+        status,
+        fold("X-Mailguard-Symbols", [f"action={verdict.action.value}", *sym_items], separator=", "),
+    ]
+
+
+def received_header(*, helo: str | None, client_name: str | None, client_ip: str | None,
+                    by: str, protocol: str, queue_id: str, rcpts: tuple[str, ...],
+                    when: float) -> str:
+    """A RFC 5321 §4.4 trace header for the hop into mailguard (front mode)."""
+    frm = helo or "unknown"
+    tcp = f"{client_name or 'unknown'} [{client_ip}]" if client_ip else "unknown"
+    for_clause = f"\r\n\tfor <{rcpts[0]}>" if len(rcpts) == 1 else ""
+    date = email.utils.format_datetime(datetime.datetime.fromtimestamp(when, datetime.timezone.utc))
+    return (f"Received: from {frm} ({tcp})\r\n\tby {by} (mailguard) with {protocol} id {queue_id}"
+            f"{for_clause}; {date}")
+
+
+def prepend(raw: bytes, headers: list[str]) -> bytes:
+    """Headers (str, CRLF line ends) before the raw message, in the message's own line ends."""
+    text = "".join(h + "\r\n" for h in headers)
+    first_eol = raw.find(b"\n")
+    if first_eol > 0 and raw[first_eol - 1:first_eol] != b"\r":
+        text = text.replace("\r\n", "\n")
+    return text.encode("utf-8") + raw
+
+
+def forwarded_message(raw: bytes, verdict: Verdict, *, authserv_id: str, subject_tag: str,
+                      extra_headers: list[str]) -> bytes:
+    """The bytes to relay: forged copies removed, Subject tagged if so decided, ours prepended."""
+    body = strip_forged(raw, authserv_id)
+    if verdict.action is Action.REWRITE_SUBJECT:
+        body = rewrite_subject(body, subject_tag)
+    return prepend(body, [*extra_headers, *verdict_headers(verdict)])

@@ -1,0 +1,105 @@
+"""The scan pipeline: run the registered checks concurrently, each within its budget, and decide.
+
+A check is a plain async function over a ScanContext returning symbols. Whatever it does
+(raise, hang, swallow cancellation) the pipeline returns a Verdict within its deadline: a check
+that raises yields `CHECK_ERROR_<NAME>`, one out of time `CHECK_TIMEOUT_<NAME>`, both scored 0.
+Budgets bound *waiting*; CPU work inside checks must be bounded by the check itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from mailguard.config import ActionSettings
+from mailguard.scan.facts import MessageFacts
+from mailguard.scan.verdict import Symbol, Verdict, decide
+
+log = logging.getLogger("mailguard.pipeline")
+
+
+@dataclass
+class ScanContext:
+    """What a check may read: the facts, the raw bytes, and the message parsed once, lazily."""
+
+    facts: MessageFacts
+    raw: bytes
+
+    @cached_property
+    def message(self):  # -> ParsedMessage; imported lazily: checks that need no parse pay nothing
+        from mailguard.scan.message import ParsedMessage
+
+        return ParsedMessage.from_bytes(self.raw)
+
+
+CheckFunction = Callable[[ScanContext], Awaitable[Iterable[Symbol]]]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str  # upper-case; used in CHECK_ERROR_<NAME> / CHECK_TIMEOUT_<NAME>
+    run: CheckFunction
+    budget: float  # seconds
+
+
+@dataclass
+class Pipeline:
+    checks: tuple[Check, ...]
+    thresholds: ActionSettings
+    deadline: float  # seconds for the whole scan
+    score_overrides: Mapping[str, float] = field(default_factory=dict)
+
+    async def scan(self, facts: MessageFacts, raw: bytes) -> Verdict:
+        return await self.evaluate(ScanContext(facts, raw))
+
+    async def evaluate(self, ctx: ScanContext) -> Verdict:
+        symbols = await self.run_checks(ctx)
+        symbols = [self._rescored(s) for s in symbols]
+        return decide(symbols, self.thresholds, ctx.facts.queue_id)
+
+    def _rescored(self, sym: Symbol) -> Symbol:
+        if sym.name in self.score_overrides:
+            return Symbol(sym.name, self.score_overrides[sym.name], sym.detail, sym.force, sym.description)
+        return sym
+
+    async def run_checks(self, ctx: ScanContext) -> list[Symbol]:
+        started = time.monotonic()
+        tasks = {asyncio.create_task(self._run_one(check, ctx), name=f"check-{check.name}"): check
+                 for check in self.checks}
+        if not tasks:
+            return []
+        done, pending = await asyncio.wait(tasks, timeout=self.deadline)
+        symbols: list[Symbol] = []
+        for task in done:
+            symbols.extend(task.result())
+        for task in pending:
+            check = tasks[task]
+            task.cancel()
+            # A check that ignores cancellation is left behind, not awaited: the deadline holds.
+            task.add_done_callback(_discard_result)
+            log.warning("check %s still running at the scan deadline (%.1fs); abandoned",
+                        check.name, time.monotonic() - started)
+            symbols.append(Symbol(f"CHECK_TIMEOUT_{check.name}", 0.0,
+                                  f"scan deadline {self.deadline:g}s reached"))
+        return symbols
+
+    @staticmethod
+    async def _run_one(check: Check, ctx: ScanContext) -> list[Symbol]:
+        try:
+            async with asyncio.timeout(check.budget):
+                return list(await check.run(ctx) or ())
+        except TimeoutError:
+            return [Symbol(f"CHECK_TIMEOUT_{check.name}", 0.0, f"budget {check.budget * 1000:g} ms")]
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a check's bug must never reach the session
+            log.exception("check %s raised", check.name)
+            return [Symbol(f"CHECK_ERROR_{check.name}", 0.0, type(exc).__name__)]
+
+
+def _discard_result(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()

@@ -1,0 +1,1 @@
+"""The SMTP front end: session (aiosmtpd subclass), downstream relay, server lifecycle."""

@@ -1,0 +1,520 @@
+"""One client connection: aiosmtpd's SMTP protocol, extended to relay in lock-step.
+
+aiosmtpd's handler hooks cannot express what a proxy needs (DSN parameters on MAIL/RCPT,
+XFORWARD, long DATA lines, our EHLO keywords, enhanced codes on every reply, a 4xx on any
+internal failure), so the commands that matter are overridden here. Parsing of addresses and
+parameters reuses aiosmtpd's helpers.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import ipaddress
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Optional
+
+from aiosmtpd.smtp import SMTP
+
+from mailguard.scan.facts import ClientFacts, MessageFacts
+from mailguard.scan.pipeline import ScanContext
+from mailguard.scan.verdict import Action, Verdict
+from mailguard.smtp import xtext
+from mailguard.smtp.relay import Downstream, DownstreamFailure
+from mailguard.smtp.replies import Reply, with_enhanced_code
+
+if TYPE_CHECKING:
+    from mailguard.smtp.server import Runtime, ServerState
+
+log = logging.getLogger("mailguard.smtp")
+
+COMMAND_LINE_LIMIT = 2048  # RFC 5321 §4.5.3.1.4 gives 512, extensions (DSN ORCPT/ENVID) add more
+MAIL_PARAMS = frozenset({"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID"})
+RCPT_PARAMS = frozenset({"NOTIFY", "ORCPT"})
+XFORWARD_ATTRS = frozenset({"NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"})
+
+
+class _NoHooks:
+    """aiosmtpd wants a handler object; every hook is implemented on the session instead."""
+
+
+def new_queue_id() -> str:
+    return secrets.token_hex(6).upper()
+
+
+@dataclass
+class Transaction:
+    sender: str
+    mail_params: list[str]
+    smtputf8: bool
+    rcpts: list[str] = field(default_factory=list)
+    rcpt_params: list[list[str]] = field(default_factory=list)
+
+
+class ProxySession(SMTP):
+    def __init__(self, runtime: "Runtime", state: "ServerState") -> None:
+        cfg = runtime.config
+        self.runtime = runtime
+        self.state = state
+        # Read by aiosmtpd's __init__ to size the StreamReader: DATA lines may be long.
+        self.line_length_limit = max(cfg.server.max_line_length + 2, COMMAND_LINE_LIMIT + 2)
+        self.command_size_limits = collections.defaultdict(lambda: COMMAND_LINE_LIMIT)
+        super().__init__(
+            _NoHooks(),
+            data_size_limit=cfg.server.max_message_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=runtime.hostname,
+            ident="mailguard ESMTP",
+            tls_context=runtime.tls_context,
+            timeout=cfg.server.command_timeout,
+        )
+        self.command_size_limit = COMMAND_LINE_LIMIT
+        self.downstream = Downstream(cfg.downstream, cfg.relay, runtime.hostname)
+        self.client = ClientFacts()
+        self.xforward: dict[str, str] = {}
+        self.txn: Transaction | None = None
+        self.busy = False  # a DATA is being scanned or relayed: shutdown waits for it
+        self._over_limit = False
+
+    # --- connection lifecycle -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self.transport is None
+        super().connection_made(transport)
+        if not first:  # STARTTLS re-entry: the client is the same, now over TLS
+            self.client = replace(self.client, tls=True)
+            return
+        peer = transport.get_extra_info("peername") or (None, None)
+        self.client = ClientFacts(ip=_plain_ip(peer[0]), port=peer[1] if len(peer) > 1 else None)
+        self._over_limit = not self.state.admit(self)
+
+    def connection_lost(self, error: Optional[Exception]) -> None:
+        self.state.release(self)
+        self.downstream.close()
+        super().connection_lost(error)
+
+    def _timeout_cb(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"421 4.4.2 Error: timeout exceeded\r\n")
+        super()._timeout_cb()
+
+    async def _handle_client(self) -> None:
+        if self._over_limit:
+            await self.push("421 4.7.0 Too many connections, try again later")
+            assert self.transport is not None
+            self.transport.close()
+            return
+        await super()._handle_client()
+
+    async def push(self, status: str | bytes) -> None:
+        if isinstance(status, str):
+            status = with_enhanced_code(status)
+        await super().push(status)
+
+    async def _push_raw(self, lines: list[str]) -> None:
+        """Lines written as given (greeting-like replies carry no enhanced codes)."""
+        assert self._writer is not None
+        self._writer.write("".join(line + "\r\n" for line in lines).encode("utf-8"))
+        await self._writer.drain()
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.exception("%s internal error in SMTP session", self.client.ip)
+        await self._end_transaction()
+        return "451 4.3.0 Internal error, try again later"
+
+    async def _close_if_shutting_down(self) -> bool:
+        if self.state.shutting_down and self.txn is None:
+            await self.push("421 4.3.2 Service shutting down, try again later")
+            assert self.transport is not None
+            self.transport.close()
+            return True
+        return False
+
+    # --- greeting -------------------------------------------------------------------------
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        if not hostname:
+            await self.push("501 5.5.4 Syntax: HELO hostname")
+            return
+        await self._end_transaction()
+        self._set_rset_state()
+        assert self.session is not None
+        self.session.extended_smtp = False
+        self.session.host_name = hostname
+        self._set_helo(hostname, "SMTP")
+        await self.push(f"250 {self.hostname}")
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        if not hostname:
+            await self.push("501 5.5.4 Syntax: EHLO hostname")
+            return
+        await self._end_transaction()
+        self._set_rset_state()
+        assert self.session is not None
+        self.session.extended_smtp = True
+        self.session.host_name = hostname
+        self._set_helo(hostname, "ESMTP")
+        keywords = ["PIPELINING", f"SIZE {self.data_size_limit}"]
+        if self.tls_context and not self._tls_protocol:
+            keywords.append("STARTTLS")
+        keywords += ["ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8"]
+        if self._xforward_allowed():
+            keywords.append("XFORWARD " + " ".join(sorted(XFORWARD_ATTRS)))
+        lines = [self.hostname, *keywords]
+        await self._push_raw([f"250{'-' if i < len(lines) - 1 else ' '}{line}" for i, line in enumerate(lines)])
+
+    def _set_helo(self, hostname: str, protocol: str) -> None:
+        if not self.xforward.get("HELO"):
+            self.client = replace(self.client, helo=hostname)
+        if not self.xforward.get("PROTO"):
+            self.client = replace(self.client, protocol=protocol)
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        await self.push("502 5.5.1 Error: authentication not supported here")
+
+    # --- XFORWARD (behind mode, trusted peers only) -----------------------------------------
+
+    def _xforward_allowed(self) -> bool:
+        if self.runtime.config.relay.mode != "behind":
+            return False
+        peer_ip = self.session.peer[0] if self.session and self.session.peer else None
+        return _in_networks(_plain_ip(peer_ip), self.runtime.trusted_networks)
+
+    async def smtp_XFORWARD(self, arg: str) -> None:
+        if not self._xforward_allowed():
+            await self.push("550 5.7.0 Error: insufficient authorization")
+            return
+        if self.txn is not None:
+            await self.push("503 5.5.1 Error: MAIL transaction in progress")
+            return
+        if not arg:
+            await self.push("501 5.5.4 Syntax: XFORWARD attribute=value...")
+            return
+        updates: dict[str, str] = {}
+        for item in arg.split():
+            name, eq, value = item.partition("=")
+            name = name.upper()
+            if not eq or name not in XFORWARD_ATTRS:
+                await self.push(f"501 5.5.4 Bad XFORWARD attribute name: {name}")
+                return
+            updates[name] = xtext.decode(value)
+        self.xforward.update(updates)
+        self._apply_xforward()
+        await self.push("250 2.0.0 Ok")
+
+    def _apply_xforward(self) -> None:
+        def known(v: str | None) -> str | None:
+            return None if v is None or v.upper() in ("[UNAVAILABLE]", "[TEMPUNAVAIL]") else v
+
+        xf = self.xforward
+        addr = known(xf.get("ADDR"))
+        if addr and addr.upper().startswith("IPV6:"):
+            addr = addr[5:]
+        port = known(xf.get("PORT"))
+        self.client = replace(
+            self.client,
+            ip=_plain_ip(addr) if addr else self.client.ip,
+            port=int(port) if port and port.isdigit() else self.client.port,
+            name=known(xf.get("NAME")) if "NAME" in xf else self.client.name,
+            helo=known(xf.get("HELO")) if "HELO" in xf else self.client.helo,
+            protocol=known(xf.get("PROTO")) or self.client.protocol,
+            forwarded=True,
+        )
+
+    # --- the transaction --------------------------------------------------------------------
+
+    def _parse_path(self, arg: Optional[str], keyword: str) -> tuple[str | None, list[str] | None, str]:
+        """(address, params, error reply) for `FROM:<addr> params` / `TO:<addr> params`."""
+        syntax = f"501 5.5.4 Syntax: {'MAIL FROM' if keyword == 'FROM:' else 'RCPT TO'}: <address> [parameters]"
+        if arg is None:
+            return None, None, syntax
+        rest = self._strip_command_keyword(keyword, arg)
+        if rest is None:
+            return None, None, syntax
+        address, params_text = self._getaddr(rest)
+        if address is None:
+            return None, None, "553 5.1.3 Error: malformed address"
+        if address == "<>":
+            address = ""
+        assert self.session is not None
+        if params_text and not self.session.extended_smtp:
+            return None, None, syntax
+        params = (params_text or "").split()
+        if self._getparams([p.upper() for p in params]) is None:
+            return None, None, syntax
+        return address, params, ""
+
+    async def smtp_MAIL(self, arg: Optional[str]) -> None:
+        if await self.check_helo_needed():
+            return
+        if await self._close_if_shutting_down():
+            return
+        if self.txn is not None:
+            await self.push("503 5.5.1 Error: nested MAIL command")
+            return
+        address, params, error = self._parse_path(arg, "FROM:")
+        if error:
+            await self.push(error)
+            return
+        assert params is not None and address is not None
+        named = {p.partition("=")[0].upper(): p.partition("=")[2] for p in params}
+        unknown = set(named) - MAIL_PARAMS
+        if unknown:
+            await self.push(f"555 5.5.4 Unsupported MAIL parameter: {sorted(unknown)[0]}")
+            return
+        body = named.get("BODY", "7BIT").upper()
+        if "BODY" in named and body not in ("7BIT", "8BITMIME"):
+            await self.push("501 5.5.4 Error: BODY can only be one of 7BIT, 8BITMIME")
+            return
+        size = named.get("SIZE")
+        if size is not None:
+            if not size.isdigit():
+                await self.push("501 5.5.4 Bad SIZE parameter")
+                return
+            if self.data_size_limit and int(size) > self.data_size_limit:
+                await self.push("552 5.3.4 Message size exceeds fixed limit")
+                return
+        if "RET" in named and named["RET"].upper() not in ("FULL", "HDRS"):
+            await self.push("501 5.5.4 Bad RET parameter")
+            return
+        if not address.isascii() and "SMTPUTF8" not in named:
+            await self.push("553 5.6.7 Must declare SMTPUTF8 to send non-ASCII address")
+            return
+        try:
+            reply = await self.downstream.mail(self.client, self.runtime.config.relay.mode, address, params)
+        except DownstreamFailure as failure:
+            log.warning("%s MAIL FROM:<%s>: %s", self.client.ip, address, failure.reply.text)
+            reply = failure.reply
+        if reply.ok:
+            self.txn = Transaction(address, params, "SMTPUTF8" in named)
+        await self.push(str(reply))
+
+    async def smtp_RCPT(self, arg: Optional[str]) -> None:
+        if await self.check_helo_needed():
+            return
+        if self.txn is None:
+            await self.push("503 5.5.1 Error: need MAIL command")
+            return
+        address, params, error = self._parse_path(arg, "TO:")
+        if error:
+            await self.push(error)
+            return
+        assert params is not None and address is not None
+        if not address:
+            await self.push("501 5.1.3 Error: empty recipient address")
+            return
+        unknown = {p.partition("=")[0].upper() for p in params} - RCPT_PARAMS
+        if unknown:
+            await self.push(f"555 5.5.4 Unsupported RCPT parameter: {sorted(unknown)[0]}")
+            return
+        if not address.isascii() and not self.txn.smtputf8:
+            await self.push("553 5.6.7 Must declare SMTPUTF8 to send non-ASCII address")
+            return
+        if len(self.txn.rcpts) >= self.runtime.config.server.max_recipients:
+            await self.push("452 4.5.3 Error: too many recipients")
+            return
+        try:
+            reply = await self.downstream.rcpt(address, params)
+        except DownstreamFailure as failure:
+            reply = failure.reply
+        if reply.ok:
+            self.txn.rcpts.append(address)
+            self.txn.rcpt_params.append(params)
+        await self.push(str(reply))
+
+    async def smtp_RSET(self, arg: str) -> None:
+        if arg:
+            await self.push("501 5.5.4 Syntax: RSET")
+            return
+        await self._end_transaction()
+        self._set_rset_state()
+        await self.push("250 2.0.0 Ok")
+        await self._close_if_shutting_down()
+
+    async def smtp_QUIT(self, arg: str) -> None:
+        if arg:
+            await self.push("501 5.5.4 Syntax: QUIT")
+            return
+        await self.push("221 2.0.0 Bye")
+        await self.downstream.quit()
+        self.txn = None
+        assert self.transport is not None
+        self.transport.close()
+
+    async def _end_transaction(self) -> None:
+        """Forget the transaction here and downstream (RSET), and the per-transaction XFORWARD."""
+        if self.txn is not None:
+            self.txn = None
+            await self.downstream.rset()
+        self._forget_xforward()
+
+    def _forget_xforward(self) -> None:
+        """XFORWARD attributes last one transaction, as in Postfix; back to the socket's facts."""
+        if not self.xforward:
+            return
+        self.xforward = {}
+        peer = self.session.peer if self.session and self.session.peer else (None, None)
+        self.client = replace(self.client, ip=_plain_ip(peer[0]), port=peer[1], name=None,
+                              forwarded=False, helo=self.session.host_name if self.session else None)
+
+    # --- DATA -------------------------------------------------------------------------------
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed():
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        if self.txn is None:
+            await self.push("503 5.5.1 Error: need MAIL command")
+            return
+        if not self.txn.rcpts:
+            await self.push("554 5.5.1 Error: no valid recipients")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        raw, problem = await self._read_data()
+        if problem:
+            await self._end_transaction()
+            await self.push(problem)
+            return
+        self.busy = True
+        try:
+            reply = await self._deliver(raw)
+        finally:
+            self.busy = False
+            self.txn = None
+            self._forget_xforward()
+        await self.push(str(reply))
+        await self._close_if_shutting_down()
+
+    async def _read_data(self) -> tuple[bytes, str]:
+        """The message (dot-unstuffed) and '' — or b'' and the error reply once the dot came."""
+        limit = self.data_size_limit or 0
+        max_line = self.runtime.config.server.max_line_length + 2
+        data_timeout = self.runtime.config.server.data_timeout
+        lines: list[bytes] = []
+        size = 0
+        since_reset = 0
+        too_big = too_long = False
+        self._reset_timeout(data_timeout)
+        while True:
+            try:
+                line = await self._reader.readuntil(b"\r\n")
+            except asyncio.LimitOverrunError as exc:
+                too_long = True
+                lines.clear()
+                await self._reader.readexactly(exc.consumed)
+                continue
+            except asyncio.IncompleteReadError:
+                raise ConnectionResetError("connection closed during DATA")
+            if line == b".\r\n":
+                break
+            size += len(line)
+            since_reset += len(line)
+            if since_reset > 65536:
+                self._reset_timeout(data_timeout)
+                since_reset = 0
+            if too_big or too_long:
+                continue
+            if limit and size > limit:
+                too_big = True
+                lines.clear()
+                continue
+            if len(line) > max_line:
+                too_long = True
+                lines.clear()
+                continue
+            lines.append(line[1:] if line[:1] == b"." else line)
+        self._reset_timeout()
+        if too_big:
+            return b"", f"552 5.3.4 Error: message size exceeds fixed limit of {limit} bytes"
+        if too_long:
+            return b"", f"552 5.3.4 Error: message line longer than {max_line - 2} bytes"
+        return b"".join(lines), ""
+
+    async def _deliver(self, raw: bytes) -> Reply:
+        """Scan, then carry out the verdict. Only a real downstream 250 or a durable quarantine
+        yields a 2xx; anything unexpected is a 451 so the client retries."""
+        assert self.txn is not None
+        txn = self.txn
+        runtime = self.runtime
+        ended_at = time.time()
+        facts = MessageFacts(client=self.client, mail_from=txn.sender, rcpts=tuple(txn.rcpts),
+                             queue_id=new_queue_id(), received_at=ended_at, smtputf8=txn.smtputf8)
+        started = time.perf_counter()
+        try:
+            ctx = ScanContext(facts, raw)
+            verdict = await asyncio.wait_for(runtime.pipeline.evaluate(ctx),
+                                             timeout=runtime.config.server.scan_timeout + 1.0)
+        except Exception:
+            log.exception("%s scan failed", facts.queue_id)
+            await self.downstream.rset()
+            return Reply(451, "4.3.0 Temporary failure while scanning the message, try again later")
+        scanned = time.perf_counter()
+        try:
+            reply = await self._carry_out(verdict, ctx)
+        except Exception:
+            log.exception("%s internal error while carrying out the verdict", facts.queue_id)
+            self.downstream.close()
+            return Reply(451, "4.3.0 Internal error, try again later")
+        finished = time.perf_counter()
+        if verdict.action not in (Action.REJECT, Action.TEMPFAIL, Action.QUARANTINE):
+            self.state.relay_latency.append(finished - started)
+        log.info("%s client=%s[%s] from=<%s> nrcpt=%d size=%d action=%s score=%.2f "
+                 "scan_ms=%.1f total_ms=%.1f reply=%s", facts.queue_id, self.client.name or "unknown",
+                 self.client.ip, txn.sender, len(txn.rcpts), len(raw), verdict.action.value,
+                 verdict.score, (scanned - started) * 1000, (finished - started) * 1000,
+                 str(reply).replace("\r\n", " / "))
+        await runtime.record(ctx, verdict, str(reply).replace("\r\n", " "))
+        return reply
+
+    async def _carry_out(self, verdict: Verdict, ctx: ScanContext) -> Reply:
+        runtime = self.runtime
+        facts, raw = ctx.facts, ctx.raw
+        if verdict.action is Action.REJECT:
+            await self.downstream.rset()
+            reasons = ", ".join(verdict.reasons()) or "policy"
+            return Reply(550, f"5.7.1 Message rejected as spam ({reasons})")
+        if verdict.action is Action.TEMPFAIL:
+            await self.downstream.rset()
+            return Reply(451, "4.7.1 Message cannot be checked now, try again later")
+        if verdict.action is Action.QUARANTINE:
+            try:
+                await runtime.quarantine(ctx, verdict)
+            except Exception:
+                log.exception("%s quarantine write failed", facts.queue_id)
+                await self.downstream.rset()
+                return Reply(451, "4.3.0 Temporary storage failure, try again later")
+            await self.downstream.rset()
+            return Reply(250, f"2.0.0 Ok: queued as {facts.queue_id}")
+        extra = []
+        if runtime.config.relay.mode == "front":
+            extra.append(runtime.received_header(facts))
+        message = runtime.outgoing(raw, verdict, extra)
+        return await self.downstream.data(message)
+
+
+def _plain_ip(value: str | None) -> str | None:
+    """An IP address without IPv4-mapped IPv6 decoration or scope."""
+    if not value:
+        return None
+    try:
+        ip = ipaddress.ip_address(value.split("%", 1)[0])
+    except ValueError:
+        return value
+    if ip.version == 6 and ip.ipv4_mapped:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+def _in_networks(ip: str | None, networks) -> bool:
+    if not ip:
+        return False
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(addr in net for net in networks)

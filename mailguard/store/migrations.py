@@ -1,0 +1,91 @@
+"""The SQLite store's schema: its ordered migration steps and the DDL of the history day tables.
+
+The schema version is `PRAGMA user_version`: version N means steps 1..N have been applied. Each
+step runs in its own transaction together with the bump of user_version (see
+`SqliteStore._migrate`). A released step is never edited; a change is a new step appended to
+`MIGRATIONS`. A step that changes the record columns also has to ALTER every existing
+`history_YYYYMMDD` table and update `history_table_ddl`, which always describes the current schema.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+import aiosqlite
+
+# Marks the file as a mailguard store (`PRAGMA application_id`, ASCII "MGrd"), so that pointing
+# --state-dir at some other program's SQLite database is refused instead of "migrated".
+APPLICATION_ID = 0x4D477264
+
+# The columns of a MessageRecord, in the order of its fields; shared by quarantine and history.
+# rcpts and symbols are JSON text.
+RECORD_COLUMNS_DDL = """
+    queue_id     TEXT    NOT NULL,
+    time         REAL    NOT NULL,
+    client_ip    TEXT,
+    client_name  TEXT,
+    helo         TEXT,
+    mail_from    TEXT    NOT NULL,
+    rcpts        TEXT    NOT NULL,
+    message_id   TEXT    NOT NULL,
+    subject      TEXT    NOT NULL,
+    from_header  TEXT    NOT NULL,
+    action       TEXT    NOT NULL,
+    score        REAL    NOT NULL,
+    required     REAL    NOT NULL,
+    symbols      TEXT    NOT NULL,
+    headers      TEXT    NOT NULL,
+    size         INTEGER NOT NULL,
+    outcome      TEXT    NOT NULL
+"""
+
+Step = Callable[[aiosqlite.Connection], Awaitable[None]]
+
+
+async def _v1_initial(db: aiosqlite.Connection) -> None:
+    # Deliberately a rowid table (its text primary key is then a separate index): WITHOUT ROWID
+    # would keep the raw messages inside the key's b-tree and make every lookup wade through them.
+    await db.execute(
+        f"CREATE TABLE quarantine ({RECORD_COLUMNS_DDL}, raw BLOB NOT NULL, PRIMARY KEY (queue_id))"
+    )
+    await db.execute("CREATE INDEX quarantine_by_time ON quarantine (time)")
+    await db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
+MIGRATIONS: tuple[Step, ...] = (_v1_initial,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# --- history day partitions -------------------------------------------------------------------
+
+_HISTORY_TABLE = re.compile(r"history_(\d{4})(\d{2})(\d{2})")
+# For the sqlite_master query that enumerates the partitions; the regex above has the last word.
+HISTORY_TABLE_GLOB = "history_[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]"
+
+
+def history_table(day: date) -> str:
+    """The table of one UTC day. Table names are only ever made here, from a date."""
+    if not isinstance(day, date):
+        raise TypeError(f"a history table is named from a date, not {type(day).__name__}")
+    return f"history_{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
+def history_day(table: str) -> date | None:
+    """The day of a history table name, or None if the name is not one `history_table` makes."""
+    m = _HISTORY_TABLE.fullmatch(table)
+    if m is None:
+        return None
+    try:
+        day = date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return None
+    return day if history_table(day) == table else None
+
+
+def history_table_ddl(day: date) -> tuple[str, ...]:
+    table = history_table(day)
+    return (
+        f'CREATE TABLE IF NOT EXISTS "{table}" (id INTEGER PRIMARY KEY, {RECORD_COLUMNS_DDL})',
+        f'CREATE INDEX IF NOT EXISTS "{table}_by_time" ON "{table}" (time)',
+    )

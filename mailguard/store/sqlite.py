@@ -1,0 +1,373 @@
+"""The embedded store backend: one SQLite file in the state directory, used through aiosqlite.
+
+Every public operation takes the store's lock and runs in one transaction of its own, so several
+asyncio tasks can share one store object, and BEGIN IMMEDIATE plus busy_timeout keep several
+processes on one file correct too.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sqlite3
+import time as _time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import date
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+
+from mailguard.store.migrations import (
+    APPLICATION_ID,
+    HISTORY_TABLE_GLOB,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    history_day,
+    history_table,
+    history_table_ddl,
+)
+from mailguard.store.base import StoreError
+from mailguard.store.records import MessageRecord, QuarantineEntry, SymbolRecord
+
+DB_NAME = "mailguard.sqlite3"
+BUSY_TIMEOUT_MS = 5000
+# WAL files are reused, not shrunk: without a limit one 40 MB quarantined message would leave a
+# 40 MB -wal file behind for good.
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+_DAY = 86400
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+_COLUMNS = (
+    "queue_id", "time", "client_ip", "client_name", "helo", "mail_from", "rcpts", "message_id",
+    "subject", "from_header", "action", "score", "required", "symbols", "headers", "size", "outcome",
+)
+_SELECT_COLUMNS = ", ".join(_COLUMNS)
+_PLACEHOLDERS = ", ".join("?" for _ in _COLUMNS)
+
+
+class SqliteStore:
+    def __init__(self, state_dir: Path, history_days: int = 180) -> None:
+        if history_days < 1:
+            raise ValueError(f"history_days must be at least 1, not {history_days}")
+        self.state_dir = Path(state_dir)
+        self.path = self.state_dir / DB_NAME
+        self.history_days = history_days
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> SqliteStore:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # --- opening and closing ------------------------------------------------------------------
+
+    async def open(self) -> None:
+        async with self._lock:
+            if self._db is not None:
+                return
+            try:
+                await asyncio.to_thread(self._create_files)
+            except OSError as exc:
+                where = exc.filename or self.path
+                raise StoreError(f"{where}: cannot create the store: {exc.strerror or exc}") from exc
+            db: aiosqlite.Connection | None = None
+            try:
+                db = await aiosqlite.connect(self.path, isolation_level=None)
+                await self._configure(db)
+                await self._migrate(db)
+            except BaseException as exc:
+                if db is not None:
+                    with contextlib.suppress(Exception):
+                        await db.close()
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(self._open_failure(exc)) from exc
+                raise
+            self._db = db
+
+    async def close(self) -> None:
+        async with self._lock:
+            db, self._db = self._db, None
+            if db is not None:
+                with self._failing("closing"):
+                    await db.close()
+
+    def _create_files(self) -> None:
+        self.state_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
+        # Created here rather than by SQLite so it is not world-readable (quarantined mail); SQLite
+        # gives the -wal and -shm files the mode of the database file.
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
+        except FileExistsError:
+            return
+        os.close(fd)
+        # Make the new directory entry durable too, or a crash could lose the whole file.
+        dir_fd = os.open(self.state_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def _open_failure(self, exc: sqlite3.Error) -> str:
+        if getattr(exc, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+            return f"{self.path}: not a usable SQLite database (corrupt or another kind of file): {exc}"
+        return f"{self.path}: cannot open the store: {exc}"
+
+    async def _configure(self, db: aiosqlite.Connection) -> None:
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        (mode,) = (await db.execute_fetchall("PRAGMA journal_mode = WAL"))[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{self.path}: cannot switch the database to WAL mode (it stays in {mode!r})")
+        # In WAL mode NORMAL keeps the database consistent across a crash but may lose the last
+        # commits; that is fine for history rows. Quarantine commits switch to FULL (see quarantine()).
+        await db.execute("PRAGMA synchronous = NORMAL")
+        await db.execute("PRAGMA foreign_keys = ON")
+        await db.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+
+    async def _migrate(self, db: aiosqlite.Connection) -> None:
+        # One step per transaction; the version is re-read inside each, as another process may be
+        # migrating the same file at the same time.
+        while True:
+            async with _tx(db, write=True):
+                app_id = await _pragma_int(db, "application_id")
+                version = await _pragma_int(db, "user_version")
+                if app_id == 0 and version == 0:
+                    (objects,) = (await db.execute_fetchall("SELECT count(*) FROM sqlite_master"))[0]
+                    if objects:
+                        raise StoreError(f"{self.path}: a SQLite database, but not a mailguard store "
+                                         f"(it has {objects} schema objects and no mailguard schema)")
+                elif app_id != APPLICATION_ID:
+                    raise StoreError(f"{self.path}: a SQLite database, but not a mailguard store "
+                                     f"(application_id {app_id:#x})")
+                if version > SCHEMA_VERSION:
+                    raise StoreError(f"{self.path}: the store has schema version {version}, newer than "
+                                     f"this mailguard knows ({SCHEMA_VERSION}); run a newer mailguard")
+                if version == SCHEMA_VERSION:
+                    return
+                await MIGRATIONS[version](db)
+                await db.execute(f"PRAGMA user_version = {version + 1}")
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _transaction(
+        self, *, write: bool, durable: bool = False
+    ) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            if self._db is None:
+                raise StoreError(f"{self.path}: the store is not open")
+            async with _tx(self._db, write=write, durable=durable):
+                yield self._db
+
+    @contextlib.contextmanager
+    def _failing(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {doing}: {exc}") from exc
+
+    # --- quarantine ---------------------------------------------------------------------------
+
+    async def quarantine(self, entry: QuarantineEntry) -> None:
+        """Store the entry under its queue_id (replacing one stored before); durable on return."""
+        row = (*_record_row(entry.record), bytes(entry.raw))
+        with self._failing(f"quarantining {entry.record.queue_id!r}"):
+            async with self._transaction(write=True, durable=True) as db:
+                await db.execute(
+                    f"INSERT OR REPLACE INTO quarantine ({_SELECT_COLUMNS}, raw) VALUES ({_PLACEHOLDERS}, ?)",
+                    row,
+                )
+
+    async def quarantine_list(self, limit: int = 100) -> list[MessageRecord]:
+        """Newest first."""
+        if limit <= 0:  # SQLite reads a negative LIMIT as "no limit"
+            return []
+        with self._failing("listing the quarantine"):
+            async with self._transaction(write=False) as db:
+                rows = await db.execute_fetchall(
+                    f"SELECT {_SELECT_COLUMNS} FROM quarantine ORDER BY time DESC, rowid DESC LIMIT ?",
+                    (limit,),
+                )
+        return [self._record(row) for row in rows]
+
+    async def quarantine_get(self, queue_id: str) -> QuarantineEntry | None:
+        with self._failing(f"reading quarantined {queue_id!r}"):
+            async with self._transaction(write=False) as db:
+                rows = await db.execute_fetchall(
+                    f"SELECT {_SELECT_COLUMNS}, raw FROM quarantine WHERE queue_id = ?", (queue_id,)
+                )
+        if not rows:
+            return None
+        *fields, raw = rows[0]
+        return QuarantineEntry(record=self._record(fields), raw=bytes(raw))
+
+    async def quarantine_delete(self, queue_id: str) -> bool:
+        """True if there was such an entry."""
+        with self._failing(f"deleting quarantined {queue_id!r}"):
+            async with self._transaction(write=True) as db:
+                cursor = await db.execute("DELETE FROM quarantine WHERE queue_id = ?", (queue_id,))
+                return cursor.rowcount > 0
+
+    # --- history ------------------------------------------------------------------------------
+
+    async def record_history(self, record: MessageRecord) -> None:
+        """Add the record to the table of its UTC day (created on first use)."""
+        day = _day_of(record.time)
+        row = _record_row(record)
+        with self._failing(f"recording history of {record.queue_id!r}"):
+            async with self._transaction(write=True) as db:
+                for statement in history_table_ddl(day):
+                    await db.execute(statement)
+                await db.execute(
+                    f'INSERT INTO "{history_table(day)}" ({_SELECT_COLUMNS}) VALUES ({_PLACEHOLDERS})', row
+                )
+
+    async def history(self, since: float | None = None, limit: int = 1000) -> list[MessageRecord]:
+        """Rows with time >= since, newest first.
+
+        Day tables hold disjoint time ranges, so reading them one by one, newest day first, gives
+        the same order as one UNION ALL would, stops as soon as `limit` rows are in, and has no
+        bound on the number of days (SQLite allows at most 500 terms in a compound SELECT).
+        """
+        if limit <= 0:
+            return []
+        first_day = None if since is None else _day_of(since)
+        where = "" if since is None else "WHERE time >= ?"
+        found: list[MessageRecord] = []
+        with self._failing("reading history"):
+            async with self._transaction(write=False) as db:
+                for day in await _history_days(db):
+                    if first_day is not None and day < first_day:
+                        break
+                    left = limit - len(found)
+                    params: tuple[Any, ...] = (left,) if since is None else (since, left)
+                    rows = await db.execute_fetchall(
+                        f'SELECT {_SELECT_COLUMNS} FROM "{history_table(day)}" {where} '
+                        f"ORDER BY time DESC, id DESC LIMIT ?",
+                        params,
+                    )
+                    found.extend(self._record(row) for row in rows)
+                    if len(found) >= limit:
+                        break
+        return found
+
+    async def purge_history(self, now: float | None = None) -> int:
+        """Drop the tables of the days that ended before now - history_days; the rows dropped."""
+        cutoff = (_time.time() if now is None else now) - self.history_days * _DAY
+        # A day is dropped only when all of it is older than the cutoff: every day before the
+        # cutoff's own day.
+        keep_from = _day_of(cutoff)
+        dropped = 0
+        with self._failing("purging history"):
+            async with self._transaction(write=True) as db:
+                for day in await _history_days(db):
+                    if day >= keep_from:
+                        continue
+                    table = history_table(day)
+                    (count,) = (await db.execute_fetchall(f'SELECT count(*) FROM "{table}"'))[0]
+                    await db.execute(f'DROP TABLE "{table}"')
+                    dropped += count
+        return dropped
+
+    # --- rows ---------------------------------------------------------------------------------
+
+    def _record(self, row: Sequence[Any]) -> MessageRecord:
+        try:
+            return _row_record(row)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise StoreError(f"{self.path}: malformed stored record {row[0]!r}: {exc}") from exc
+
+
+@contextlib.asynccontextmanager
+async def _tx(db: aiosqlite.Connection, *, write: bool, durable: bool = False) -> AsyncIterator[None]:
+    """One transaction on db; the caller holds the store's lock (or has the connection to itself).
+
+    aiosqlite runs every queued statement in order, even one whose awaiting task was cancelled.
+    So on any exception, cancellation included (even one that lands while BEGIN or COMMIT is in
+    flight), a ROLLBACK is queued, and it runs before the next lock holder's first statement.
+    """
+    try:
+        if durable:
+            # FULL makes this commit fsync the WAL before it returns; the connection otherwise runs
+            # at NORMAL so that history rows do not pay an fsync each. (SQLite refuses to change it
+            # inside a transaction, hence around BEGIN/COMMIT.)
+            await db.execute("PRAGMA synchronous = FULL")
+        try:
+            await db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            yield
+            await db.execute("COMMIT")
+        except BaseException:
+            # Fails harmlessly when there is no transaction: BEGIN failed, SQLite already rolled
+            # back, or a COMMIT whose await was cancelled went through.
+            with contextlib.suppress(sqlite3.Error):
+                await db.execute("ROLLBACK")
+            raise
+    finally:
+        if durable:
+            await db.execute("PRAGMA synchronous = NORMAL")
+
+
+async def _pragma_int(db: aiosqlite.Connection, name: str) -> int:
+    (value,) = (await db.execute_fetchall(f"PRAGMA {name}"))[0]
+    return int(value)
+
+
+async def _history_days(db: aiosqlite.Connection) -> list[date]:
+    """The days that have a history table, newest first."""
+    rows = await db.execute_fetchall(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB ?", (HISTORY_TABLE_GLOB,)
+    )
+    days = (history_day(name) for (name,) in rows)
+    return sorted((d for d in days if d is not None), reverse=True)
+
+
+def _day_of(t: float) -> date:
+    """The UTC day of a time in seconds since the epoch."""
+    try:
+        return date.fromordinal(_EPOCH_ORDINAL + int(t // _DAY))
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"time {t!r} is not a representable date") from exc
+
+
+def _text(value: str) -> str:
+    # SQLite text is UTF-8, and a str holding lone surrogates (bytes smuggled by surrogateescape)
+    # cannot be encoded: keep them visible as \udcXX rather than lose the row.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def _opt_text(value: str | None) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _record_row(r: MessageRecord) -> tuple[Any, ...]:
+    symbols = [{"name": s.name, "score": s.score, "detail": s.detail} for s in r.symbols]
+    return (
+        _text(r.queue_id), r.time, _opt_text(r.client_ip), _opt_text(r.client_name), _opt_text(r.helo),
+        _text(r.mail_from), _text(json.dumps(list(r.rcpts), ensure_ascii=False)), _text(r.message_id),
+        _text(r.subject), _text(r.from_header), _text(r.action), r.score, r.required,
+        _text(json.dumps(symbols, ensure_ascii=False)), _text(r.headers), r.size, _text(r.outcome),
+    )
+
+
+def _row_record(row: Sequence[Any]) -> MessageRecord:
+    (queue_id, t, client_ip, client_name, helo, mail_from, rcpts, message_id, subject, from_header,
+     action, score, required, symbols, headers, size, outcome) = row
+    return MessageRecord(
+        queue_id=queue_id, time=t, client_ip=client_ip, client_name=client_name, helo=helo,
+        mail_from=mail_from, rcpts=tuple(json.loads(rcpts)), message_id=message_id, subject=subject,
+        from_header=from_header, action=action, score=score, required=required,
+        symbols=tuple(SymbolRecord(name=s["name"], score=s["score"], detail=s["detail"])
+                      for s in json.loads(symbols)),
+        headers=headers, size=size, outcome=outcome,
+    )

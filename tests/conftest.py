@@ -1,0 +1,58 @@
+"""Fixtures that start real components: Postfix, smtp-sink, mailguard (see realservers.py)."""
+from __future__ import annotations
+
+import pytest
+
+from realservers import Mailguard, Postfix, SmtpSink, config_for, free_port, have
+
+
+def pytest_configure(config):
+    missing = [p for p in ("postfix", "smtp-sink", "smtp-source", "swaks") if not have(p)]
+    if missing:
+        raise pytest.UsageError(f"programs the tests need are missing: {', '.join(missing)} "
+                                "(run the test command of README.md, which installs them)")
+
+
+@pytest.fixture(scope="session")
+def postfix(tmp_path_factory):
+    pf = Postfix(tmp_path_factory.mktemp("postfix"), free_port())
+    pf.setup()
+    pf.start()
+    yield pf
+    pf.stop()
+
+
+@pytest.fixture
+def start_mailguard(tmp_path):
+    """start_mailguard(downstream_port, args=[...], **sections) → a running Mailguard."""
+    started: list[Mailguard] = []
+
+    def start(downstream_port: int, args: list[str] | None = None, **sections) -> Mailguard:
+        mg = Mailguard(tmp_path / f"mailguard{len(started)}", config_for(downstream_port, **sections), args or [])
+        started.append(mg)
+        return mg.start()
+
+    yield start
+    for mg in started:
+        mg.stop()
+
+
+@pytest.fixture
+def mailguard(postfix, start_mailguard):
+    """mailguard in front mode before the session's Postfix, default settings."""
+    return start_mailguard(postfix.port)
+
+
+@pytest.fixture
+def start_sink(tmp_path):
+    sinks: list[SmtpSink] = []
+
+    def start(*options: str) -> SmtpSink:
+        sink = SmtpSink(tmp_path / f"sink{len(sinks)}", free_port(), list(options))
+        sinks.append(sink)
+        sink.start()
+        return sink
+
+    yield start
+    for sink in sinks:
+        sink.stop()

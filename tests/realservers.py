@@ -1,0 +1,285 @@
+"""Real servers for the tests: a private Postfix, Postfix's smtp-sink, and mailguard itself.
+
+The Postfix recipe (and its silent pitfalls) is ../shared/POSTFIX-TESTING.md.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPORA = ROOT.parent / "shared" / "corpora"
+VENV_BIN = Path(sys.executable).parent
+TEST_DOMAIN = "test.example"
+USERS = ("user", "other", "big", "utf8")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
+    """Poll `predicate` until it returns a truthy value or `timeout` passes (then fail)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    def up() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    wait_for(up, timeout, what=f"port {port}")
+
+
+@dataclass
+class Postfix:
+    """A private Postfix instance on a loopback port delivering to Maildirs under `mail/`."""
+
+    base: Path
+    port: int
+    started: bool = False
+
+    @property
+    def etc(self) -> Path:
+        return self.base / "etc"
+
+    @property
+    def log_file(self) -> Path:
+        return self.base / "postfix.log"
+
+    def maildir(self, user: str = "user") -> Path:
+        return self.base / "mail" / user / "new"
+
+    def delivered(self, user: str = "user") -> list[Path]:
+        d = self.maildir(user)
+        return sorted(d.iterdir()) if d.exists() else []
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    def setup(self) -> None:
+        for sub in ("etc", "spool", "data", "mail"):
+            (self.base / sub).mkdir(parents=True, exist_ok=True)
+        master = Path("/etc/postfix/master.cf").read_text()
+        master = re.sub(r"^smtp\s+inet\s.*$", f"127.0.0.1:{self.port} inet n - n - - smtpd", master,
+                        count=1, flags=re.M)
+        (self.etc / "master.cf").write_text(master)
+        b = self.base
+        (self.etc / "vmailbox").write_text("".join(f"{u}@{TEST_DOMAIN} {u}/\n" for u in USERS))
+        (self.etc / "main.cf").write_text(f"""\
+compatibility_level = 3.6
+queue_directory = {b}/spool
+data_directory = {b}/data
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.{TEST_DOMAIN}
+mydestination =
+virtual_mailbox_domains = {TEST_DOMAIN}
+virtual_mailbox_base = {b}/mail
+virtual_mailbox_maps = texthash:{b}/etc/vmailbox
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+mynetworks = 192.0.2.1/32
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_authorized_xclient_hosts = 127.0.0.0/8
+smtpd_authorized_xforward_hosts = 127.0.0.0/8
+smtputf8_enable = yes
+message_size_limit = 52428800
+virtual_mailbox_limit = 0
+alias_maps =
+alias_database =
+maillog_file = {b}/postfix.log
+maillog_file_prefixes = /tmp, /var, /dev/stdout, {b}
+smtpd_banner = $myhostname ESMTP test
+# Keep Postfix from rewriting headers of loopback clients, so tests can compare bytes.
+local_header_rewrite_clients =
+""")
+        postfix_uid = pwd.getpwnam("postfix").pw_uid
+        os.chown(b / "data", postfix_uid, -1)
+        os.chown(b / "mail", 65534, 65534)
+        for parent in [b, *b.parents]:  # the virtual delivery agent (uid 65534) must traverse
+            if parent == Path("/"):
+                break
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                parent.chmod(mode | 0o011)
+        self._allow_config_dir()
+
+    def _allow_config_dir(self) -> None:
+        # Pitfall: `postfix -c DIR` is refused unless the default main.cf lists DIR. Debian's
+        # "No configuration" install leaves no main.cf at all.
+        default_main = Path("/etc/postfix/main.cf")
+        if not default_main.exists():
+            default_main.write_text("compatibility_level = 3.6\n")
+        current = subprocess.run(["postconf", "-h", "alternate_config_directories"], capture_output=True,
+                                 text=True).stdout.strip()
+        dirs = [d for d in re.split(r"[\s,]+", current) if d and Path(d).exists()]
+        if str(self.etc) not in dirs:
+            dirs.append(str(self.etc))
+            subprocess.run(["postconf", "-e", f"alternate_config_directories = {' '.join(dirs)}"], check=True)
+
+    def start(self) -> None:
+        subprocess.run(["postfix", "-c", str(self.etc), "check"], check=True, capture_output=True)
+        res = subprocess.run(["postfix", "-c", str(self.etc), "start"], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RuntimeError(f"postfix start failed: {res.stdout} {res.stderr} {self.log()}")
+        self.started = True
+        wait_port(self.port, timeout=30)
+
+    def stop(self) -> None:
+        if self.started:
+            subprocess.run(["postfix", "-c", str(self.etc), "stop"], capture_output=True)
+            self.started = False
+
+    def wait_delivered(self, user: str, predicate, timeout: float = 30.0) -> Path:
+        """The first delivered file of `user` whose bytes satisfy `predicate`."""
+        def find():
+            for path in self.delivered(user):
+                try:
+                    if predicate(path.read_bytes()):
+                        return path
+                except FileNotFoundError:
+                    continue
+            return None
+
+        return wait_for(find, timeout, what=f"delivery to {user}")
+
+
+@dataclass
+class SmtpSink:
+    """Postfix's smtp-sink: a scriptable downstream (4xx, stalls, disconnects)."""
+
+    base: Path
+    port: int
+    options: list[str]
+    proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
+        for parent in [self.base, *self.base.parents]:
+            if parent == Path("/"):
+                break
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                parent.chmod(mode | 0o011)
+        self.base.chmod(0o777)
+        self.proc = subprocess.Popen(["smtp-sink", "-u", "nobody", *self.options, f"127.0.0.1:{self.port}", "1000"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@dataclass
+class Mailguard:
+    """`mailguard serve` as a real subprocess, with a config file written for the test."""
+
+    base: Path
+    config_text: str
+    args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen | None = None
+    port: int = 0
+    stderr_lines: list[str] = field(default_factory=list)
+    _reader: threading.Thread | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return self.base / "mailguard.toml"
+
+    def start(self, timeout: float = 30.0) -> "Mailguard":
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(self.config_text)
+        cmd = [str(VENV_BIN / "mailguard"), "serve", "--config", str(self.config_path),
+               "--state-dir", str(self.base / "state"), *self.args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        listening = threading.Event()
+
+        def read() -> None:
+            assert self.proc and self.proc.stderr
+            for line in self.proc.stderr:
+                self.stderr_lines.append(line.rstrip("\n"))
+                m = re.match(r"listening on (?:\[[^\]]+\]|[^:]+):(\d+)$", line.strip())
+                if m:
+                    self.port = int(m.group(1))
+                    listening.set()
+            listening.set()
+
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
+        if not listening.wait(timeout) or not self.port:
+            self.stop()
+            raise RuntimeError("mailguard did not start:\n" + self.log())
+        return self
+
+    def log(self) -> str:
+        return "\n".join(self.stderr_lines)
+
+    def signal(self, sig: int) -> None:
+        assert self.proc
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._reader:
+            self._reader.join(5)
+        return self.proc.returncode if self.proc else None
+
+
+def config_for(downstream_port: int, **sections: dict) -> str:
+    """A config file text: the downstream and whatever the test changes."""
+    merged: dict[str, dict] = {"server": {"listen": "127.0.0.1:0", "hostname": "mailguard.test.example"},
+                               "relay": {"downstream": f"127.0.0.1:{downstream_port}"}}
+    for name, values in sections.items():
+        merged.setdefault(name, {}).update(values)
+    out = []
+    for name, values in merged.items():
+        out.append(f"[{name}]")
+        for key, value in values.items():
+            out.append(f"{key} = {_toml(value)}")
+        out.append("")
+    return "\n".join(out)
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def have(program: str) -> bool:
+    return shutil.which(program) is not None

@@ -1,0 +1,64 @@
+"""The config file: defaults, the shipped example, and errors that name file, key and line."""
+from __future__ import annotations
+
+import subprocess
+import tomllib
+
+import pytest
+
+from mailguard import config
+from realservers import ROOT, VENV_BIN
+
+
+def test_example_config_documents_every_default():
+    example = tomllib.loads((ROOT / "config.example.toml").read_text())
+    assert example == config.defaults_as_dict()
+
+
+def test_file_holds_only_what_it_changes(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text('[relay]\nmode = "behind"\n[store]\nstate_dir = "state"\n')
+    cfg = config.load(path)
+    assert cfg.relay.mode == "behind"
+    assert cfg.server.max_recipients == config.ServerSettings().max_recipients
+    assert cfg.store.state_dir == str(tmp_path / "state")  # relative to the config file
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('[server]\nlisten = "127.0.0.1:25"\nmax_conections = 5\n', "m.toml:3: [server] max_conections: unknown key"),
+    ('[server]\nmax_connections = "many"\n', "m.toml:2: [server] max_connections: expected a whole number"),
+    ('[relay]\nmode = "sideways"\n', "m.toml:2: [relay] mode: expected one of 'front', 'behind'"),
+    ('[serverr]\n', "m.toml:1: unknown section [serverr]"),
+    ('[server]\nlisten = "127.0.0.1"\n', "m.toml:2: [server] listen: '127.0.0.1': a port is required"),
+    ('[server\nlisten = 1\n', "m.toml:1: TOML syntax error"),
+    ('[actions]\nadd_header = 20.0\n', "[actions] add_header: thresholds must rise"),
+])
+def test_errors_name_file_key_and_line(tmp_path, text, expected):
+    path = tmp_path / "m.toml"
+    path.write_text(text)
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    assert expected in str(err.value)
+
+
+def test_host_port_forms():
+    assert config.parse_host_port("[::1]:10025") == config.HostPort("::1", 10025)
+    assert str(config.HostPort("::1", 25)) == "[::1]:25"
+    assert config.parse_host_port("dns.example", default_port=53) == config.HostPort("dns.example", 53)
+
+
+def test_cli_exit_codes(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server]\nnope = 1\n")
+    res = subprocess.run([VENV_BIN / "mailguard", "serve", "--config", bad], capture_output=True, text=True)
+    assert res.returncode == 1
+    assert "bad.toml:2: [server] nope: unknown key" in res.stderr
+    assert "Traceback" not in res.stderr
+    res = subprocess.run([VENV_BIN / "mailguard", "serve", "--bogus"], capture_output=True, text=True)
+    assert res.returncode == 2
+    res = subprocess.run([VENV_BIN / "mailguard", "--version"], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.startswith("mailguard ")
+    good = tmp_path / "good.toml"
+    good.write_text("[relay]\nmode = \"behind\"\n")
+    res = subprocess.run([VENV_BIN / "mailguard", "config", "check", "--config", good], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr

@@ -1,0 +1,98 @@
+"""The pipeline: thresholds → actions, forced actions, checks that fail or hang, our headers."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from mailguard.config import ActionSettings
+from mailguard.scan import headers
+from mailguard.scan.facts import ClientFacts, MessageFacts
+from mailguard.scan.pipeline import Check, Pipeline
+from mailguard.scan.verdict import Action, Symbol, decide
+
+T = ActionSettings(add_header=5, rewrite_subject=8, quarantine=12, reject=15)
+FACTS = MessageFacts(ClientFacts(ip="192.0.2.7", helo="h.example"), "a@b.example", ("u@test.example",), "Q1")
+
+
+@pytest.mark.parametrize("score, action", [
+    (0, Action.ACCEPT), (4.99, Action.ACCEPT), (5, Action.ADD_HEADER), (8, Action.REWRITE_SUBJECT),
+    (12, Action.QUARANTINE), (15, Action.REJECT), (-100, Action.ACCEPT),
+])
+def test_thresholds_map_score_to_action(score, action):
+    v = decide([Symbol("X", score)], T)
+    assert v.action is action and v.score == score and v.required == 5
+
+
+def test_strongest_forced_action_wins_and_tempfail_only_forced():
+    v = decide([Symbol("A", 1, force=Action.TEMPFAIL), Symbol("B", 0, force=Action.REJECT)], T)
+    assert v.action is Action.REJECT and v.forced is Action.REJECT
+    v = decide([Symbol("A", 100)], T)
+    assert v.action is Action.REJECT  # score never reaches tempfail
+    v = decide([Symbol("A", 0, force=Action.TEMPFAIL)], T)
+    assert v.action is Action.TEMPFAIL
+    # an allow-list entry is a large negative score, not a forced action: GTUBE still rejects
+    v = decide([Symbol("GTUBE", 1000, force=Action.REJECT), Symbol("ALLOW", -2000)], T)
+    assert v.action is Action.REJECT
+
+
+def test_symbol_names_unique():
+    v = decide([Symbol("DKIM_VALID", 0, "d=a.example"), Symbol("DKIM_VALID", 0, "d=b.example")], T)
+    assert [s.name for s in v.symbols] == ["DKIM_VALID"]
+    assert v.symbols[0].detail == "d=a.example; d=b.example"
+
+
+def test_check_that_raises_or_hangs_yields_symbols_within_deadline():
+    async def boom(ctx):
+        raise RuntimeError("bug")
+
+    async def forever(ctx):
+        await asyncio.Event().wait()
+
+    async def slow(ctx):  # within its own budget, but past the overall deadline
+        await asyncio.sleep(30)
+
+    async def fine(ctx):
+        return [Symbol("FINE", 1.0)]
+
+    pipeline = Pipeline((Check("BOOM", boom, 1.0), Check("FOREVER", forever, 0.3),
+                         Check("SLOW", slow, 60), Check("FINE", fine, 1.0)), T, deadline=0.6)
+    started = time.monotonic()
+    verdict = asyncio.run(pipeline.scan(FACTS, b"Subject: x\r\n\r\nbody\r\n"))
+    elapsed = time.monotonic() - started
+    names = {s.name for s in verdict.symbols}
+    assert {"CHECK_ERROR_BOOM", "CHECK_TIMEOUT_FOREVER", "CHECK_TIMEOUT_SLOW", "FINE"} <= names
+    assert verdict.score == 1.0
+    assert elapsed < 5  # generous bound on a 0.6 s deadline
+
+
+def test_score_overrides_apply_to_any_symbol():
+    async def fine(ctx):
+        return [Symbol("SPF_FAIL", 1.0)]
+
+    pipeline = Pipeline((Check("X", fine, 1.0),), T, deadline=1, score_overrides={"SPF_FAIL": 6.0})
+    assert asyncio.run(pipeline.scan(FACTS, b"\r\n")).action is Action.ADD_HEADER
+
+
+def test_headers_in_spamassassin_format_and_forged_ones_stripped():
+    v = decide([Symbol("B_RULE", 4.0), Symbol("A_RULE", 3.3)], T)
+    raw = (b"X-Spam-Status: No, forged\r\nX-Spam-Flag: NO\r\nX-Mailguard-Symbols: fake\r\n"
+           b"Authentication-Results: mailguard.test; spf=pass\r\n"
+           b"Authentication-Results: other.example; spf=fail\r\n"
+           b"Subject: hi\r\n\r\nbody\r\n")
+    out = headers.forwarded_message(raw, v, authserv_id="mailguard.test", subject_tag="[SPAM]", extra_headers=[])
+    text = out.decode()
+    assert "X-Spam-Status: Yes, score=7.3 required=5.0 tests=A_RULE,B_RULE\r\n" in text
+    assert "X-Spam-Flag: YES\r\n" in text
+    assert "forged" not in text and "fake" not in text
+    assert "mailguard.test; spf=pass" not in text
+    assert "other.example; spf=fail" in text
+    assert text.endswith("Subject: hi\r\n\r\nbody\r\n")
+
+
+def test_rewrite_subject_prefixes_tag():
+    v = decide([Symbol("X", 9)], T)
+    out = headers.forwarded_message(b"Subject: offer\r\n\r\nb\r\n", v, authserv_id="m", subject_tag="***SPAM***",
+                                    extra_headers=[])
+    assert b"Subject: ***SPAM*** offer\r\n" in out
