@@ -120,10 +120,6 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
     except OSError as exc:
         log.error("cannot listen on %s: %s", listen, exc.strerror or exc)
         return 1
-    sock = server.sockets[0].getsockname()
-    bound = HostPort(listen.host, sock[1])
-    print(f"listening on {bound}", file=sys.stderr, flush=True)
-    log.info("mailguard relaying to %s in %s mode", config.downstream, config.relay.mode)
 
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -143,6 +139,11 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
         log.info("configuration reloaded from %s", new_config.source)
 
     loop.add_signal_handler(signal.SIGHUP, reload)
+    # Announce only once every signal handler is in place: a SIGHUP right after must reload, not kill.
+    sock = server.sockets[0].getsockname()
+    bound = HostPort(listen.host, sock[1])
+    print(f"listening on {bound}", file=sys.stderr, flush=True)
+    log.info("mailguard relaying to %s in %s mode", config.downstream, config.relay.mode)
     purge = asyncio.create_task(_purge_history_daily(store))
     try:
         await stop.wait()
