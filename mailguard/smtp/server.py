@@ -90,6 +90,14 @@ class ServerState:
     # End of DATA → downstream's final reply, seconds, for the messages relayed (bounded).
     relay_latency: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200_000))
 
+    background: set = field(default_factory=set)
+
+    def spawn(self, coro) -> None:
+        """Run `coro` detached from any session (kept referenced until it ends)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
     def admit(self, session) -> bool:
         self.sessions.add(session)
         return len(self.sessions) <= self.max_connections

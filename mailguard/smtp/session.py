@@ -93,7 +93,8 @@ class ProxySession(SMTP):
 
     def connection_lost(self, error: Optional[Exception]) -> None:
         self.state.release(self)
-        self.downstream.close()
+        # The client is gone: end the downstream session politely without holding anything up.
+        self.state.spawn(self.downstream.quit())
         super().connection_lost(error)
 
     def _timeout_cb(self) -> None:
@@ -107,7 +108,10 @@ class ProxySession(SMTP):
             assert self.transport is not None
             self.transport.close()
             return
-        await super()._handle_client()
+        try:
+            await super()._handle_client()
+        except ConnectionResetError:  # the client went away: a normal end, not a task error
+            pass
 
     async def push(self, status: str | bytes) -> None:
         if isinstance(status, str):
@@ -339,10 +343,9 @@ class ProxySession(SMTP):
             await self.push("501 5.5.4 Syntax: QUIT")
             return
         await self.push("221 2.0.0 Bye")
-        await self.downstream.quit()
         self.txn = None
-        assert self.transport is not None
-        self.transport.close()
+        if self.transport is not None:  # closing hands the downstream to connection_lost
+            self.transport.close()
 
     async def _end_transaction(self) -> None:
         """Forget the transaction here and downstream (RSET), and the per-transaction XFORWARD."""
