@@ -132,3 +132,24 @@ def test_quarantine_then_release_through_postfix(postfix, start_mailguard):
     assert res.stdout.strip() == ""
     res = subprocess.run([VENV_BIN / "mailguard", "history", "--json", *opts], capture_output=True, text=True, timeout=60)
     assert queue_id in res.stdout
+
+
+def test_starttls_when_a_certificate_is_configured(postfix, start_mailguard, tmp_path):
+    import ssl
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=mailguard.test.example", "-keyout", key, "-out", cert], check=True, capture_output=True)
+    mg = start_mailguard(postfix.port, server={"tls_cert": str(cert), "tls_key": str(key)})
+    tag = uuid.uuid4().hex
+    ctx = ssl.create_default_context(cafile=str(cert))
+    ctx.check_hostname = False
+    with smtplib.SMTP("127.0.0.1", mg.port, timeout=60) as s:
+        s.ehlo("client.outside.example")
+        assert "starttls" in s.esmtp_features
+        s.starttls(context=ctx)
+        s.ehlo("client.outside.example")
+        assert "starttls" not in s.esmtp_features
+        s.sendmail("a@outside.example", [f"user@{TEST_DOMAIN}"], f"Subject: {tag}\r\n\r\nx\r\n".encode())
+    data = postfix.wait_delivered("user", lambda b: tag.encode() in b).read_bytes()
+    assert b"with ESMTPS id" in data  # our Received header records the TLS hop
