@@ -60,6 +60,7 @@ class Postfix:
     base: Path
     port: int
     started: bool = False
+    extra_master: str = ""  # more master.cf lines (e.g. a before-filter smtpd for behind mode)
 
     @property
     def etc(self) -> Path:
@@ -85,7 +86,7 @@ class Postfix:
         master = Path("/etc/postfix/master.cf").read_text()
         master = re.sub(r"^smtp\s+inet\s.*$", f"127.0.0.1:{self.port} inet n - n - - smtpd", master,
                         count=1, flags=re.M)
-        (self.etc / "master.cf").write_text(master)
+        (self.etc / "master.cf").write_text(master + self.extra_master)
         b = self.base
         (self.etc / "vmailbox").write_text("".join(f"{u}@{TEST_DOMAIN} {u}/\n" for u in USERS))
         (self.etc / "main.cf").write_text(f"""\
