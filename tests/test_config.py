@@ -62,3 +62,10 @@ def test_cli_exit_codes(tmp_path):
     good.write_text("[relay]\nmode = \"behind\"\n")
     res = subprocess.run([VENV_BIN / "mailguard", "config", "check", "--config", good], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_shipped_rules_and_example_config_are_found():
+    from mailguard.paths import example_config, shipped_rules_dir
+
+    assert (shipped_rules_dir() / "README.md").is_file()
+    assert example_config().is_file()
