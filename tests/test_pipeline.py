@@ -9,7 +9,7 @@ import pytest
 from mailguard.config import ActionSettings
 from mailguard.scan import headers
 from mailguard.scan.facts import ClientFacts, MessageFacts
-from mailguard.scan.pipeline import Check, Pipeline
+from mailguard.scan.pipeline import Check, Pipeline, ScanContext
 from mailguard.scan.verdict import Action, Symbol, decide
 
 T = ActionSettings(add_header=5, rewrite_subject=8, quarantine=12, reject=15)
@@ -96,3 +96,31 @@ def test_rewrite_subject_prefixes_tag():
     out = headers.forwarded_message(b"Subject: offer\r\n\r\nb\r\n", v, authserv_id="m", subject_tag="***SPAM***",
                                     extra_headers=[])
     assert b"Subject: ***SPAM*** offer\r\n" in out
+
+
+def test_early_phase_checks_reject_at_rcpt_and_count_in_the_final_verdict():
+    async def blocklisted_client(ctx):
+        assert ctx.raw == b""  # early phases run before the message exists
+        return [Symbol("LOCAL_BL_IP", 0.0, ctx.facts.client.ip, force=Action.REJECT)]
+
+    async def per_rcpt(ctx):
+        return [Symbol("RCPT_SEEN", 1.0, ",".join(ctx.facts.rcpts))]
+
+    async def body(ctx):
+        return [Symbol("BODY", 2.0)]
+
+    pipeline = Pipeline((Check("BL", blocklisted_client, 1.0, phase="connect"),
+                         Check("R", per_rcpt, 1.0, phase="rcpt"), Check("B", body, 1.0)), T, deadline=1)
+
+    async def run():
+        early = await pipeline.run_phase("connect", FACTS)
+        assert [s.name for s in early] == ["LOCAL_BL_IP"]
+        assert pipeline.early_reject(early).action is Action.REJECT
+        rcpt = await pipeline.run_phase("rcpt", FACTS)
+        assert pipeline.early_reject(rcpt) is None  # a score alone never refuses a recipient
+        verdict = await pipeline.evaluate(ScanContext(FACTS, b"\r\nx"), rcpt)
+        return verdict
+
+    verdict = asyncio.run(run())
+    assert {s.name for s in verdict.symbols} == {"RCPT_SEEN", "BODY"}  # data phase ran only data checks
+    assert verdict.score == 3.0

@@ -16,7 +16,7 @@ from functools import cached_property
 
 from mailguard.config import ActionSettings
 from mailguard.scan.facts import MessageFacts
-from mailguard.scan.verdict import Symbol, Verdict, decide
+from mailguard.scan.verdict import Action, Symbol, Verdict, decide
 
 log = logging.getLogger("mailguard.pipeline")
 
@@ -38,11 +38,17 @@ class ScanContext:
 CheckFunction = Callable[[ScanContext], Awaitable[Iterable[Symbol]]]
 
 
+PHASES = ("connect", "mail", "rcpt", "data")
+
+
 @dataclass(frozen=True)
 class Check:
     name: str  # upper-case; used in CHECK_ERROR_<NAME> / CHECK_TIMEOUT_<NAME>
     run: CheckFunction
     budget: float  # seconds
+    # When its facts are ready: "connect" (client), "mail" (+ sender), "rcpt" (+ this recipient,
+    # run once per RCPT), "data" (+ the message). Early checks see ctx.raw == b"".
+    phase: str = "data"
 
 
 @dataclass
@@ -55,20 +61,33 @@ class Pipeline:
     async def scan(self, facts: MessageFacts, raw: bytes) -> Verdict:
         return await self.evaluate(ScanContext(facts, raw))
 
-    async def evaluate(self, ctx: ScanContext) -> Verdict:
-        symbols = await self.run_checks(ctx)
-        symbols = [self._rescored(s) for s in symbols]
+    async def evaluate(self, ctx: ScanContext, early: Iterable[Symbol] = ()) -> Verdict:
+        """The verdict of the data-phase checks together with the symbols of earlier phases."""
+        symbols = await self.run_checks(ctx, "data")
+        symbols = [*early, *(self._rescored(s) for s in symbols)]
         return decide(symbols, self.thresholds, ctx.facts.queue_id)
+
+    async def run_phase(self, phase: str, facts: MessageFacts) -> list[Symbol]:
+        """Symbols of the checks of an early phase (rescored), for the session to keep."""
+        return [self._rescored(s) for s in await self.run_checks(ScanContext(facts, b""), phase)]
+
+    def has_phase(self, phase: str) -> bool:
+        return any(c.phase == phase for c in self.checks)
+
+    def early_reject(self, symbols: Iterable[Symbol]) -> Verdict | None:
+        """A verdict when early symbols already force `reject` (answered at RCPT), else None."""
+        verdict = decide(list(symbols), self.thresholds)
+        return verdict if verdict.forced is Action.REJECT else None
 
     def _rescored(self, sym: Symbol) -> Symbol:
         if sym.name in self.score_overrides:
             return Symbol(sym.name, self.score_overrides[sym.name], sym.detail, sym.force, sym.description)
         return sym
 
-    async def run_checks(self, ctx: ScanContext) -> list[Symbol]:
+    async def run_checks(self, ctx: ScanContext, phase: str = "data") -> list[Symbol]:
         started = time.monotonic()
         tasks = {asyncio.create_task(self._run_one(check, ctx), name=f"check-{check.name}"): check
-                 for check in self.checks}
+                 for check in self.checks if check.phase == phase}
         if not tasks:
             return []
         done, pending = await asyncio.wait(tasks, timeout=self.deadline)

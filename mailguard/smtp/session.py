@@ -20,7 +20,7 @@ from aiosmtpd.smtp import SMTP
 
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import ScanContext
-from mailguard.scan.verdict import Action, Verdict
+from mailguard.scan.verdict import Action, Symbol, Verdict
 from mailguard.smtp import xtext
 from mailguard.smtp.relay import Downstream, DownstreamFailure
 from mailguard.smtp.replies import Reply, with_enhanced_code
@@ -51,6 +51,7 @@ class Transaction:
     smtputf8: bool
     rcpts: list[str] = field(default_factory=list)
     rcpt_params: list[list[str]] = field(default_factory=list)
+    early: list[Symbol] = field(default_factory=list)  # symbols of the connect/mail/rcpt phases
 
 
 class ProxySession(SMTP):
@@ -294,7 +295,15 @@ class ProxySession(SMTP):
             reply = failure.reply
         if reply.ok:
             self.txn = Transaction(address, params, "SMTPUTF8" in named)
+            for phase in ("connect", "mail"):
+                if self.runtime.pipeline.has_phase(phase):
+                    self.txn.early += await self.runtime.pipeline.run_phase(phase, self._facts(()))
         await self.push(str(reply))
+
+    def _facts(self, rcpts: tuple[str, ...], queue_id: str = "") -> MessageFacts:
+        assert self.txn is not None
+        return MessageFacts(client=self.client, mail_from=self.txn.sender, rcpts=rcpts, queue_id=queue_id,
+                            smtputf8=self.txn.smtputf8)
 
     async def smtp_RCPT(self, arg: Optional[str]) -> None:
         if await self.check_helo_needed():
@@ -320,6 +329,13 @@ class ProxySession(SMTP):
         if len(self.txn.rcpts) >= self.runtime.config.server.max_recipients:
             await self.push("452 4.5.3 Error: too many recipients")
             return
+        pipeline = self.runtime.pipeline
+        rcpt_symbols = await pipeline.run_phase("rcpt", self._facts((address,))) if pipeline.has_phase("rcpt") else []
+        refused = pipeline.early_reject([*self.txn.early, *rcpt_symbols]) if self.txn.early or rcpt_symbols else None
+        if refused is not None:  # decided before the message: SMTP can answer this recipient alone
+            log.info("%s RCPT <%s> refused early: %s", self.client.ip, address, ", ".join(refused.reasons()))
+            await self.push(f"550 5.7.1 Recipient refused by policy ({', '.join(refused.reasons())})")
+            return
         try:
             reply = await self.downstream.rcpt(address, params)
         except DownstreamFailure as failure:
@@ -327,6 +343,7 @@ class ProxySession(SMTP):
         if reply.ok:
             self.txn.rcpts.append(address)
             self.txn.rcpt_params.append(params)
+            self.txn.early += rcpt_symbols
         await self.push(str(reply))
 
     async def smtp_RSET(self, arg: str) -> None:
@@ -450,7 +467,7 @@ class ProxySession(SMTP):
         started = time.perf_counter()
         try:
             ctx = ScanContext(facts, raw)
-            verdict = await asyncio.wait_for(runtime.pipeline.evaluate(ctx),
+            verdict = await asyncio.wait_for(runtime.pipeline.evaluate(ctx, txn.early),
                                              timeout=runtime.config.server.scan_timeout + 1.0)
         except Exception:
             log.exception("%s scan failed", facts.queue_id)
