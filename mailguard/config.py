@@ -115,6 +115,13 @@ class RulesSettings:
 
 
 @dataclass(frozen=True)
+class FaultSettings:
+    """Fault injection, for testing a deployment: never set in production."""
+
+    checks: tuple[str, ...] = ()  # "raise": a check that raises; "hang": one that never returns
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerSettings = field(default_factory=ServerSettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
@@ -122,6 +129,7 @@ class Config:
     actions: ActionSettings = field(default_factory=ActionSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
+    faults: FaultSettings = field(default_factory=FaultSettings)
     source: str = "<defaults>"  # the file this came from
 
     @property
@@ -238,6 +246,9 @@ def _validate(cfg: Config, where: str, text: str) -> None:
         fail("server", "max_line_length", "must be at least 1000 (RFC 5321 §4.5.3.1.6)")
     if bool(cfg.server.tls_cert) != bool(cfg.server.tls_key):
         fail("server", "tls_cert", "tls_cert and tls_key go together")
+    for fault in cfg.faults.checks:
+        if fault not in ("raise", "hang"):
+            fail("faults", "checks", f"{fault!r}: expected \"raise\" or \"hang\"")
     if cfg.server.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         fail("server", "log_level", "one of debug, info, warning, error")
 

@@ -153,3 +153,22 @@ def test_starttls_when_a_certificate_is_configured(postfix, start_mailguard, tmp
         s.sendmail("a@outside.example", [f"user@{TEST_DOMAIN}"], f"Subject: {tag}\r\n\r\nx\r\n".encode())
     data = postfix.wait_delivered("user", lambda b: tag.encode() in b).read_bytes()
     assert b"with ESMTPS id" in data  # our Received header records the TLS hop
+
+
+def test_check_that_raises_and_one_that_hangs_still_answer_the_client(postfix, start_mailguard):
+    import time
+
+    mg = start_mailguard(postfix.port, faults={"checks": ["raise", "hang"]}, server={"scan_timeout": 1.0})
+    tag = uuid.uuid4().hex
+    with smtplib.SMTP("127.0.0.1", mg.port, timeout=60) as s:
+        s.ehlo("client.outside.example")
+        s.mail("a@outside.example")
+        s.rcpt(f"user@{TEST_DOMAIN}")
+        started = time.monotonic()
+        code, _ = s.data(f"Subject: {tag}\r\n\r\nx\r\n".encode())
+        elapsed = time.monotonic() - started
+    assert code == 250
+    assert elapsed < 10  # a generous bound on the 1 s scan deadline
+    data = postfix.wait_delivered("user", lambda b: tag.encode() in b).read_bytes()
+    assert b"CHECK_ERROR_FAULT_RAISE" in data and b"CHECK_TIMEOUT_FAULT_HANG" in data
+    assert "Traceback" in mg.log()  # the raising check is logged with its traceback
