@@ -50,6 +50,10 @@ class Check:
     # run once per RCPT), "data" (+ the message). Early checks see ctx.raw == b"".
     phase: str = "data"
 
+    def __post_init__(self) -> None:
+        if self.phase not in PHASES:  # a misspelt phase would otherwise never run
+            raise ValueError(f"check {self.name}: phase {self.phase!r} is not one of {', '.join(PHASES)}")
+
 
 @dataclass
 class Pipeline:

@@ -300,9 +300,11 @@ class ProxySession(SMTP):
                     self.txn.early += await self.runtime.pipeline.run_phase(phase, self._facts(()))
         await self.push(str(reply))
 
-    def _facts(self, rcpts: tuple[str, ...], queue_id: str = "") -> MessageFacts:
+    def _facts(self, rcpts: tuple[str, ...], queue_id: str = "", received_at: float | None = None) -> MessageFacts:
+        """The facts of the current transaction, for a check of any phase."""
         assert self.txn is not None
         return MessageFacts(client=self.client, mail_from=self.txn.sender, rcpts=rcpts, queue_id=queue_id,
+                            received_at=time.time() if received_at is None else received_at,
                             smtputf8=self.txn.smtputf8)
 
     async def smtp_RCPT(self, arg: Optional[str]) -> None:
@@ -462,8 +464,7 @@ class ProxySession(SMTP):
         txn = self.txn
         runtime = self.runtime
         ended_at = time.time()
-        facts = MessageFacts(client=self.client, mail_from=txn.sender, rcpts=tuple(txn.rcpts),
-                             queue_id=new_queue_id(), received_at=ended_at, smtputf8=txn.smtputf8)
+        facts = self._facts(tuple(txn.rcpts), new_queue_id(), received_at=ended_at)
         started = time.perf_counter()
         try:
             ctx = ScanContext(facts, raw)
