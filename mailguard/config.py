@@ -106,6 +106,21 @@ class ActionSettings:
 class DnsSettings:
     servers: tuple[str, ...] = ()  # empty: the system's resolv.conf
     timeout: float = 2.0
+    max_in_flight: int = 64  # queries waiting for an answer at once, the whole process
+    cache_size: int = 20000  # answers kept (positive and negative, each for its TTL)
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """SPF, DKIM, DMARC and ARC, and the Authentication-Results header."""
+
+    enabled: bool = True
+    authserv_id: str = ""  # empty: server.hostname
+    budget_ms: int = 5000
+    dmarc_reject_action: Literal["reject", "quarantine", "score"] = "reject"
+    dmarc_quarantine_action: Literal["quarantine", "score"] = "quarantine"
+    trusted_arc_sealers: tuple[str, ...] = ()  # domains (ARC-Seal d=) whose chain overrides DMARC
+    threads: int = 4  # worker threads for the synchronous SPF and ARC libraries
 
 
 @dataclass(frozen=True)
@@ -128,6 +143,7 @@ class Config:
     store: StoreSettings = field(default_factory=StoreSettings)
     actions: ActionSettings = field(default_factory=ActionSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
     faults: FaultSettings = field(default_factory=FaultSettings)
     source: str = "<defaults>"  # the file this came from
@@ -143,6 +159,10 @@ class Config:
     @property
     def hostname(self) -> str:
         return self.server.hostname or socket.getfqdn()
+
+    @property
+    def authserv_id(self) -> str:
+        return self.auth.authserv_id or self.hostname
 
     @property
     def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -239,6 +259,7 @@ def _validate(cfg: Config, where: str, text: str) -> None:
         ("server", "max_line_length"), ("server", "command_timeout"), ("server", "data_timeout"),
         ("server", "scan_timeout"), ("relay", "connect_timeout"), ("relay", "command_timeout"),
         ("relay", "data_timeout"), ("store", "history_days"), ("dns", "timeout"),
+        ("dns", "max_in_flight"), ("auth", "budget_ms"), ("auth", "threads"),
     ):
         if getattr(getattr(cfg, section), key) <= 0:
             fail(section, key, "must be greater than 0")
@@ -246,6 +267,8 @@ def _validate(cfg: Config, where: str, text: str) -> None:
         fail("server", "max_line_length", "must be at least 1000 (RFC 5321 §4.5.3.1.6)")
     if bool(cfg.server.tls_cert) != bool(cfg.server.tls_key):
         fail("server", "tls_cert", "tls_cert and tls_key go together")
+    if cfg.auth.authserv_id and not re.fullmatch(r"[A-Za-z0-9._-]+", cfg.auth.authserv_id):
+        fail("auth", "authserv_id", "a host name (letters, digits, '.', '-', '_')")
     for fault in cfg.faults.checks:
         if fault not in ("raise", "hang"):
             fail("faults", "checks", f"{fault!r}: expected \"raise\" or \"hang\"")

@@ -7,7 +7,7 @@ from realservers import Mailguard, Postfix, SmtpSink, config_for, free_port, hav
 
 
 def pytest_configure(config):
-    missing = [p for p in ("postfix", "smtp-sink", "smtp-source", "swaks") if not have(p)]
+    missing = [p for p in ("postfix", "smtp-sink", "smtp-source", "swaks", "unbound", "opendkim-testmsg") if not have(p)]
     if missing:
         raise pytest.UsageError(f"programs the tests need are missing: {', '.join(missing)} "
                                 "(run the test command of README.md, which installs them)")
@@ -56,3 +56,29 @@ def start_sink(tmp_path):
     yield start
     for sink in sinks:
         sink.stop()
+
+
+@pytest.fixture
+def start_dns(tmp_path):
+    """start_dns(records) → a running unbound answering from zone-file lines (see realdns.py)."""
+    from realdns import DnsServer
+
+    servers: list[DnsServer] = []
+
+    def start(records: list[str]) -> DnsServer:
+        server = DnsServer(tmp_path / f"dns{len(servers)}", list(records))
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def silent_dns():
+    from realdns import SilentDnsServer
+
+    server = SilentDnsServer()
+    yield server
+    server.close()

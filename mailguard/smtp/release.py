@@ -48,7 +48,7 @@ async def release(entry: QuarantineEntry, config: Config) -> ReleaseResult:
         if not accepted:
             await ds.rset()
             return ReleaseResult(False, replies)
-        message = headers.forwarded_message(entry.raw, _verdict_of(entry), authserv_id=config.hostname,
+        message = headers.forwarded_message(entry.raw, _verdict_of(entry), authserv_id=config.authserv_id,
                                             subject_tag=config.actions.subject_tag, extra_headers=[])
         reply = await ds.data(message)
         replies.append(f"DATA: {reply}")

@@ -39,7 +39,7 @@ class Runtime:
 
     @property
     def authserv_id(self) -> str:
-        return self.hostname
+        return self.config.authserv_id
 
     def received_header(self, facts) -> str:
         c = facts.client

@@ -1,0 +1,118 @@
+"""A real DNS server for the tests: unbound (Debian) answering authoritatively from fixture records.
+
+Records are zone-file lines, `NAME [TTL] TYPE RDATA` with absolute names ("mail.example.com. A
+192.0.2.1"); every other name is NXDOMAIN (`local-zone: "." static`), so nothing leaves loopback.
+Also a server that never answers (a UDP socket that reads and stays silent) for deadline tests.
+"""
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dns.message
+import dns.query
+
+from realservers import free_port, wait_for
+
+
+def txt(name: str, text: str, ttl: int = 300) -> str:
+    """A TXT record line; texts over 255 bytes split into several character-strings (DKIM keys)."""
+    chunks = [text[i:i + 255] for i in range(0, len(text), 255)] or [""]
+    return f"{name} {ttl} IN TXT " + " ".join('"' + c.replace('"', '\\"') + '"' for c in chunks)
+
+
+@dataclass
+class DnsServer:
+    base: Path
+    records: list[str]
+    port: int = 0
+    proc: subprocess.Popen | None = None
+    stderr_path: Path = field(init=False)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _config(self) -> str:
+        lines = [
+            "server:",
+            f"  interface: 127.0.0.1@{self.port}",
+            f"  port: {self.port}",
+            "  do-daemonize: no",
+            '  chroot: ""',
+            '  username: ""',
+            f'  directory: "{self.base}"',
+            f'  pidfile: "{self.base}/unbound.pid"',
+            "  use-syslog: no",
+            "  verbosity: 0",
+            "  do-ip6: no",
+            "  access-control: 127.0.0.0/8 allow",
+            "  module-config: \"iterator\"",
+            "  do-not-query-localhost: yes",
+            "  cache-max-ttl: 0",
+            '  local-zone: "." static',
+        ]
+        for record in self.records:
+            lines.append("  local-data: '" + record.replace("'", "\\'") + "'")
+        lines += ["remote-control:", "  control-enable: no", ""]
+        return "\n".join(lines)
+
+    def start(self) -> "DnsServer":
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        conf = self.base / "unbound.conf"
+        conf.write_text(self._config())
+        check = subprocess.run(["unbound-checkconf", str(conf)], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise RuntimeError(f"unbound config rejected:\n{check.stdout}{check.stderr}")
+        self.stderr_path = self.base / "unbound.err"
+        self.proc = subprocess.Popen(["unbound", "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                     stderr=self.stderr_path.open("w"))
+
+        def answers() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError("unbound exited:\n" + self.stderr_path.read_text())
+            try:
+                dns.query.udp(dns.message.make_query("ready.invalid.", "A"), "127.0.0.1",
+                              port=self.port, timeout=0.2)
+                return True
+            except Exception:
+                return False
+
+        wait_for(answers, 20, what=f"unbound on port {self.port}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class SilentDnsServer:
+    """Binds a UDP and a TCP port and never answers: a DNS server that hangs."""
+
+    def __init__(self) -> None:
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", 0))
+        self.port = self.udp.getsockname()[1]
+        self.tcp = socket.socket()
+        try:
+            self.tcp.bind(("127.0.0.1", self.port))
+            self.tcp.listen(16)
+        except OSError:
+            self.tcp.close()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.udp.close()
+        self.tcp.close()
