@@ -93,16 +93,22 @@ def setup_logging(level: str) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     cfg = load_config(args)
-    from mailguard.checks.registry import build_pipeline
+    from mailguard.checks.registry import CheckServices, build_pipeline
     from mailguard.smtp.server import Runtime, serve, tls_context_for
     from mailguard.store.sqlite import SqliteStore, StoreError
 
     setup_logging(cfg.server.log_level)
     tls_context_for(cfg)  # refuse to start on an unloadable certificate
 
+    services: list[CheckServices] = []  # the current one; a reload reuses it when DNS settings stay
+
     def build_runtime(config: Config, store) -> Runtime:
-        return Runtime(config=config, pipeline=build_pipeline(config), store=store, hostname=config.hostname,
-                       tls_context=tls_context_for(config), trusted_networks=config.trusted_networks)
+        tls_context = tls_context_for(config)  # may refuse the config: before anything is replaced
+        current = CheckServices.for_config(config, services[-1] if services else None)
+        services[:] = [current]
+        return Runtime(config=config, pipeline=build_pipeline(config, services=current), store=store,
+                       hostname=config.hostname, tls_context=tls_context,
+                       trusted_networks=config.trusted_networks, resolver=current.resolver)
 
     async def run() -> int:
         store = SqliteStore(cfg.state_dir, cfg.store.history_days)

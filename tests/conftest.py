@@ -22,12 +22,25 @@ def postfix(tmp_path_factory):
     pf.stop()
 
 
+@pytest.fixture(scope="session")
+def session_dns(tmp_path_factory):
+    """An unbound that knows no names: mailguard's default resolver in tests, so that no test
+    depends on the machine's resolv.conf (every name answers NXDOMAIN at once, on loopback)."""
+    from realdns import DnsServer
+
+    server = DnsServer(tmp_path_factory.mktemp("dns"), []).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def start_mailguard(tmp_path):
-    """start_mailguard(downstream_port, args=[...], **sections) → a running Mailguard."""
+def start_mailguard(tmp_path, session_dns):
+    """start_mailguard(downstream_port, args=[...], **sections) → a running Mailguard; its
+    resolver is the session's empty DNS server unless the test gives a [dns] section."""
     started: list[Mailguard] = []
 
     def start(downstream_port: int, args: list[str] | None = None, **sections) -> Mailguard:
+        sections.setdefault("dns", {"servers": [session_dns.address]})
         mg = Mailguard(tmp_path / f"mailguard{len(started)}", config_for(downstream_port, **sections), args or [])
         started.append(mg)
         return mg.start()

@@ -128,6 +128,8 @@ def test_quarantine_then_release_through_postfix(postfix, start_mailguard):
     assert res.returncode == 0, res.stderr
     data = postfix.wait_delivered("other", lambda b: tag.encode() in b).read_bytes()
     assert f"no boundary here {tag}".encode() in data
+    # The authentication verdicts of its arrival travel with it (not the "none" of an unchecked one)
+    assert b"spf=none smtp.mailfrom=a@outside.example" in data and b"dmarc=permerror" in data
     res = subprocess.run([*cli, "list", "--json", *opts], capture_output=True, text=True, timeout=60)
     assert res.stdout.strip() == ""
     res = subprocess.run([VENV_BIN / "mailguard", "history", "--json", *opts], capture_output=True, text=True, timeout=60)

@@ -45,6 +45,9 @@ def record(queue_id: str = "4Xyz1", t: float = 1_700_000_000.25, **changes) -> M
     return replace(base, **changes)
 
 
+AUTH_RESULTS = ("Authentication-Results: mx.example.org;\r\n\tspf=pass smtp.mailfrom=alice@example.net",)
+
+
 def run(coro):
     return asyncio.run(coro)
 
@@ -99,16 +102,16 @@ def test_quarantine_round_trip(tmp_path):
 
     async def go():
         async with SqliteStore(tmp_path) as store:
-            await store.quarantine(QuarantineEntry(rec, RAW))
+            await store.quarantine(QuarantineEntry(rec, RAW, AUTH_RESULTS))
             await store.quarantine(QuarantineEntry(record("empty"), b""))
             got = await store.quarantine_get(rec.queue_id)
-            assert got == QuarantineEntry(rec, RAW)
+            assert got == QuarantineEntry(rec, RAW, AUTH_RESULTS)
             assert got.raw == RAW and type(got.raw) is bytes
             assert got.record.score == 0.1 + 0.2
             assert (await store.quarantine_get("empty")).raw == b""
             assert await store.quarantine_get("nope") is None
         async with SqliteStore(tmp_path) as store:  # and after a reopen, from the file
-            assert await store.quarantine_get(rec.queue_id) == QuarantineEntry(rec, RAW)
+            assert await store.quarantine_get(rec.queue_id) == QuarantineEntry(rec, RAW, AUTH_RESULTS)
 
     run(go())
 
@@ -345,3 +348,37 @@ def test_two_stores_on_one_file(tmp_path):
 
     run(go())
     assert sql(tmp_path / DB_NAME, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
+def test_a_version_1_store_is_migrated_keeping_its_quarantine(tmp_path):
+    """Version 1 had no added_headers column: its entries survive the upgrade, with none."""
+    import aiosqlite
+
+    from mailguard.store.migrations import MIGRATIONS
+
+    async def make_v1():
+        tmp_path.mkdir(exist_ok=True)
+        async with aiosqlite.connect(tmp_path / DB_NAME) as db:
+            await MIGRATIONS[0](db)
+            await db.execute("PRAGMA user_version = 1")
+            await db.commit()
+
+    async def go():
+        await make_v1()
+        con = sqlite3.connect(tmp_path / DB_NAME)
+        columns = [r[1] for r in con.execute("PRAGMA table_info(quarantine)")]
+        values = dict.fromkeys(columns, "")
+        values.update(queue_id="OLD", time=1.0, rcpts="[]", symbols="[]", score=0.0, required=5.0,
+                      size=3, action="quarantine", raw=b"old")
+        con.execute(f"INSERT INTO quarantine ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                    list(values.values()))
+        con.commit()
+        con.close()
+        async with SqliteStore(tmp_path) as store:
+            old = await store.quarantine_get("OLD")
+            assert old.raw == b"old" and old.added_headers == ()
+            await store.quarantine(QuarantineEntry(record("NEW"), b"new", AUTH_RESULTS))
+            assert (await store.quarantine_get("NEW")).added_headers == AUTH_RESULTS
+
+    run(go())
+    assert sql(tmp_path / DB_NAME, "PRAGMA user_version") == [(SCHEMA_VERSION,)] and SCHEMA_VERSION >= 2

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from mailguard.checks.registry import build_pipeline, offline_skipped
+from mailguard.checks.registry import CheckServices, build_pipeline, offline_skipped
 from mailguard.config import Config
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.sources import SourceError, iter_messages
@@ -41,7 +41,8 @@ def verdict_text(label: str, verdict: Verdict, seconds: float) -> str:
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
-    pipeline = build_pipeline(cfg, offline=args.offline)
+    services = None if args.offline else CheckServices.for_config(cfg)
+    pipeline = build_pipeline(cfg, offline=args.offline, services=services)
     skipped = offline_skipped(cfg) if args.offline else ()
     if skipped:
         print(f"offline: skipped {', '.join(skipped)}", file=sys.stderr)
@@ -64,4 +65,8 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         sys.stdout.flush()
         return 1 if failures else 0
 
-    return asyncio.run(scan_all())
+    try:
+        return asyncio.run(scan_all())
+    finally:
+        if services:
+            services.close()

@@ -11,7 +11,8 @@ class ClientFacts:
 
     ip: str | None = None
     port: int | None = None
-    name: str | None = None  # reverse DNS name, None when unknown
+    name: str | None = None  # forward-confirmed reverse DNS name, None when unknown
+    name_tempfail: bool = False  # the name lookup failed for now (XCLIENT NAME=[TEMPUNAVAIL])
     helo: str | None = None
     protocol: str = "ESMTP"  # SMTP | ESMTP, as XCLIENT/XFORWARD PROTO carries it
     tls: bool = False

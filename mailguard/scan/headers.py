@@ -35,13 +35,13 @@ def split_header_block(raw: bytes) -> tuple[bytes, bytes]:
 
 def header_fields(block: bytes) -> list[bytes]:
     """The fields of a header block, each with its continuation lines and line ends."""
-    fields: list[bytes] = []
+    fields: list[list[bytes]] = []  # lines joined at the end: a 10k-line folded field stays linear
     for line in block.splitlines(keepends=True):
         if line[:1] in (b" ", b"\t") and fields:
-            fields[-1] += line
+            fields[-1].append(line)
         else:
-            fields.append(line)
-    return fields
+            fields.append([line])
+    return [b"".join(lines) for lines in fields]
 
 
 def field_name(field: bytes) -> str:
@@ -145,4 +145,8 @@ def forwarded_message(raw: bytes, verdict: Verdict, *, authserv_id: str, subject
     body = strip_forged(raw, authserv_id)
     if verdict.action is Action.REWRITE_SUBJECT:
         body = rewrite_subject(body, subject_tag)
-    return prepend(body, [*extra_headers, *verdict_headers(verdict)])
+    added = list(verdict.headers)
+    if authserv_id and not any(h.lower().startswith("authentication-results:") for h in added):
+        # Every forwarded message carries our A-R; "none" when no method ran (RFC 8601 §2.2).
+        added.append(f"Authentication-Results: {authserv_id}; none")
+    return prepend(body, [*extra_headers, *added, *verdict_headers(verdict)])

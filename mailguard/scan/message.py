@@ -801,24 +801,18 @@ _WS_CTRL = re.compile(r"[\x00-\x20\x7f]+")
 
 @functools.lru_cache(maxsize=1)
 def public_suffix_list():
-    """The one PublicSuffixList instance (slow to build: built on first use, then shared)."""
-    try:
-        from publicsuffixlist import PublicSuffixList
-        return PublicSuffixList()
-    except Exception:  # the package is missing or broken: fall back to the last two labels
-        log.warning("publicsuffixlist unavailable; registered domains are approximate")
-        return None
+    """The one PublicSuffixList instance (slow to build: built on first use, then shared).
+    The list ships inside the package: no network at run time, and never a home-made list."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
 
 
 @functools.lru_cache(maxsize=4096)
 def registered_domain(host: str) -> str | None:
     """The registered domain of an ASCII host (`www.bbc.co.uk` -> `bbc.co.uk`)."""
-    psl = public_suffix_list()
-    if psl is None:
-        labels = host.split(".")
-        return ".".join(labels[-2:]) if len(labels) >= 2 else None
     try:
-        return psl.privatesuffix(host)
+        return public_suffix_list().privatesuffix(host)
     except Exception:
         return None
 

@@ -8,6 +8,7 @@ Budgets bound *waiting*; CPU work inside checks must be bounded by the check its
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -35,7 +36,16 @@ class ScanContext:
         return ParsedMessage.from_bytes(self.raw)
 
 
-CheckFunction = Callable[[ScanContext], Awaitable[Iterable[Symbol]]]
+@dataclass(frozen=True)
+class CheckOutput:
+    """What a check may return instead of bare symbols: symbols plus header fields to add to the
+    forwarded message (the auth check's Authentication-Results)."""
+
+    symbols: tuple[Symbol, ...] = ()
+    headers: tuple[str, ...] = ()  # complete fields, "Name: value", folded with CRLF + tab
+
+
+CheckFunction = Callable[[ScanContext], Awaitable[Iterable[Symbol] | CheckOutput]]
 
 
 PHASES = ("connect", "mail", "rcpt", "data")
@@ -67,13 +77,15 @@ class Pipeline:
 
     async def evaluate(self, ctx: ScanContext, early: Iterable[Symbol] = ()) -> Verdict:
         """The verdict of the data-phase checks together with the symbols of earlier phases."""
-        symbols = await self.run_checks(ctx, "data")
-        symbols = [*early, *(self._rescored(s) for s in symbols)]
-        return decide(symbols, self.thresholds, ctx.facts.queue_id)
+        output = await self.run_checks(ctx, "data")
+        symbols = [*early, *(self._rescored(s) for s in output.symbols)]
+        verdict = decide(symbols, self.thresholds, ctx.facts.queue_id)
+        return dataclasses.replace(verdict, headers=output.headers)
 
     async def run_phase(self, phase: str, facts: MessageFacts) -> list[Symbol]:
         """Symbols of the checks of an early phase (rescored), for the session to keep."""
-        return [self._rescored(s) for s in await self.run_checks(ScanContext(facts, b""), phase)]
+        output = await self.run_checks(ScanContext(facts, b""), phase)
+        return [self._rescored(s) for s in output.symbols]
 
     def has_phase(self, phase: str) -> bool:
         return any(c.phase == phase for c in self.checks)
@@ -88,16 +100,18 @@ class Pipeline:
             return Symbol(sym.name, self.score_overrides[sym.name], sym.detail, sym.force, sym.description)
         return sym
 
-    async def run_checks(self, ctx: ScanContext, phase: str = "data") -> list[Symbol]:
+    async def run_checks(self, ctx: ScanContext, phase: str = "data") -> CheckOutput:
         started = time.monotonic()
         tasks = {asyncio.create_task(self._run_one(check, ctx), name=f"check-{check.name}"): check
                  for check in self.checks if check.phase == phase}
         if not tasks:
-            return []
+            return CheckOutput()
         done, pending = await asyncio.wait(tasks, timeout=self.deadline)
         symbols: list[Symbol] = []
-        for task in done:
-            symbols.extend(task.result())
+        headers: list[str] = []
+        for task in sorted(done, key=lambda t: tasks[t].name):  # stable header order
+            symbols.extend(task.result().symbols)
+            headers.extend(task.result().headers)
         for task in pending:
             check = tasks[task]
             task.cancel()
@@ -107,20 +121,23 @@ class Pipeline:
                         check.name, time.monotonic() - started)
             symbols.append(Symbol(f"CHECK_TIMEOUT_{check.name}", 0.0,
                                   f"scan deadline {self.deadline:g}s reached"))
-        return symbols
+        return CheckOutput(tuple(symbols), tuple(headers))
 
     @staticmethod
-    async def _run_one(check: Check, ctx: ScanContext) -> list[Symbol]:
+    async def _run_one(check: Check, ctx: ScanContext) -> CheckOutput:
         try:
             async with asyncio.timeout(check.budget):
-                return list(await check.run(ctx) or ())
+                result = await check.run(ctx)
+            if isinstance(result, CheckOutput):
+                return result
+            return CheckOutput(tuple(result or ()))
         except TimeoutError:
-            return [Symbol(f"CHECK_TIMEOUT_{check.name}", 0.0, f"budget {check.budget * 1000:g} ms")]
+            return CheckOutput((Symbol(f"CHECK_TIMEOUT_{check.name}", 0.0, f"budget {check.budget * 1000:g} ms"),))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a check's bug must never reach the session
             log.exception("check %s raised", check.name)
-            return [Symbol(f"CHECK_ERROR_{check.name}", 0.0, type(exc).__name__)]
+            return CheckOutput((Symbol(f"CHECK_ERROR_{check.name}", 0.0, type(exc).__name__),))
 
 
 def _discard_result(task: asyncio.Task) -> None:

@@ -45,6 +45,7 @@ class Verdict:
     action: Action
     forced: Action | None = None
     queue_id: str = ""
+    headers: tuple[str, ...] = ()  # fields checks add to the forwarded message (Authentication-Results)
 
     @property
     def is_spam(self) -> bool:

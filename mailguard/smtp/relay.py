@@ -23,6 +23,11 @@ from mailguard.smtp.replies import Reply
 log = logging.getLogger("mailguard.relay")
 
 UNAVAILABLE = "[UNAVAILABLE]"
+TEMPUNAVAIL = "[TEMPUNAVAIL]"
+
+
+def _client_name(client) -> str:
+    return client.name or (TEMPUNAVAIL if client.name_tempfail else UNAVAILABLE)
 
 
 def _wire(value: str) -> bytes:
@@ -106,7 +111,7 @@ class Downstream:
                 self.close()
                 raise DownstreamFailure(Reply(451, "4.3.5 Relay misconfigured (downstream refuses XCLIENT), try again later"))
             attrs = [f"ADDR={xtext.encode(_postfix_addr(client.ip))}",
-                     f"NAME={xtext.encode(client.name or UNAVAILABLE)}",
+                     f"NAME={xtext.encode(_client_name(client))}",
                      f"PORT={client.port if client.port is not None else UNAVAILABLE}",
                      f"PROTO={client.protocol}",
                      f"HELO={xtext.encode(client.helo or UNAVAILABLE)}"]
@@ -125,7 +130,7 @@ class Downstream:
         elif self._smtp.supports_extension("xforward"):
             # Postfix resets XFORWARD attributes after each transaction; send before every MAIL.
             offered = set(self._smtp.esmtp_extensions.get("xforward", "").upper().split())
-            values = {"NAME": client.name or UNAVAILABLE, "ADDR": _postfix_addr(client.ip),
+            values = {"NAME": _client_name(client), "ADDR": _postfix_addr(client.ip),
                       "PORT": str(client.port) if client.port is not None else UNAVAILABLE,
                       "PROTO": client.protocol, "HELO": client.helo or UNAVAILABLE, "SOURCE": "REMOTE"}
             attrs = [f"{k}={xtext.encode(v)}" for k, v in values.items() if k in offered]

@@ -20,7 +20,7 @@ class ReleaseResult:
 def _verdict_of(entry: QuarantineEntry) -> Verdict:
     r = entry.record
     return Verdict(tuple(Symbol(s.name, s.score, s.detail) for s in r.symbols), r.score, r.required,
-                   Action(r.action), None, r.queue_id)
+                   Action(r.action), None, r.queue_id, headers=entry.added_headers)
 
 
 async def release(entry: QuarantineEntry, config: Config) -> ReleaseResult:

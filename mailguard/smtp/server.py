@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from mailguard.config import Config, ConfigError, HostPort
+from mailguard.dnsresolver import Resolver
 from mailguard.scan import headers
 from mailguard.scan.pipeline import Pipeline, ScanContext
 from mailguard.scan.verdict import Verdict
@@ -36,6 +37,7 @@ class Runtime:
     hostname: str
     tls_context: ssl.SSLContext | None
     trusted_networks: tuple
+    resolver: Resolver | None = None  # for the client's verified name (XCLIENT NAME=)
 
     @property
     def authserv_id(self) -> str:
@@ -59,7 +61,7 @@ class Runtime:
 
     async def quarantine(self, ctx: ScanContext, verdict: Verdict) -> None:
         record = message_record(ctx, verdict, outcome="quarantined")
-        await self.store.quarantine(QuarantineEntry(record, ctx.raw))
+        await self.store.quarantine(QuarantineEntry(record, ctx.raw, verdict.headers))
 
     async def record(self, ctx: ScanContext, verdict: Verdict, outcome: str) -> None:
         """The history row; a failure here is logged, never turned into a second answer."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Optional
 
 from aiosmtpd.smtp import SMTP
 
+from mailguard.dnsresolver.reverse import ClientName, verified_client_name
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import ScanContext
 from mailguard.scan.verdict import Action, Symbol, Verdict
@@ -79,6 +80,7 @@ class ProxySession(SMTP):
         self.txn: Transaction | None = None
         self.busy = False  # a DATA is being scanned or relayed: shutdown waits for it
         self._over_limit = False
+        self._client_name: asyncio.Future[ClientName] | None = None
 
     # --- connection lifecycle -------------------------------------------------------------
 
@@ -91,8 +93,14 @@ class ProxySession(SMTP):
         peer = transport.get_extra_info("peername") or (None, None)
         self.client = ClientFacts(ip=_plain_ip(peer[0]), port=peer[1] if len(peer) > 1 else None)
         self._over_limit = not self.state.admit(self)
+        if not self._over_limit and self.runtime.resolver and self.runtime.config.relay.mode == "front":
+            # Looked up while the client says EHLO; needed at MAIL, for XCLIENT NAME=.
+            self._client_name = asyncio.ensure_future(
+                verified_client_name(self.runtime.resolver, self.client.ip))
 
     def connection_lost(self, error: Optional[Exception]) -> None:
+        if self._client_name is not None:
+            self._client_name.cancel()
         self.state.release(self)
         # The client is gone: end the downstream session politely without holding anything up.
         self.state.spawn(self.downstream.quit())
@@ -288,6 +296,7 @@ class ProxySession(SMTP):
         if not address.isascii() and "SMTPUTF8" not in named:
             await self.push("553 5.6.7 Must declare SMTPUTF8 to send non-ASCII address")
             return
+        await self._learn_client_name()
         try:
             reply = await self.downstream.mail(self.client, self.runtime.config.relay.mode, address, params)
         except DownstreamFailure as failure:
@@ -381,6 +390,18 @@ class ProxySession(SMTP):
         peer = self.session.peer if self.session and self.session.peer else (None, None)
         self.client = replace(self.client, ip=_plain_ip(peer[0]), port=peer[1], name=None,
                               forwarded=False, helo=self.session.host_name if self.session else None)
+
+    async def _learn_client_name(self) -> None:
+        """The verified client name, once (the resolver's own deadline bounds the wait)."""
+        lookup, self._client_name = self._client_name, None
+        if lookup is None:
+            return
+        try:
+            found = await lookup
+        except Exception:  # a bug in the lookup must not cost the client its session
+            log.exception("%s client name lookup failed", self.client.ip)
+            found = ClientName(None, temporary_failure=True)
+        self.client = replace(self.client, name=found.name, name_tempfail=found.temporary_failure)
 
     # --- DATA -------------------------------------------------------------------------------
 

@@ -53,7 +53,13 @@ async def _v1_initial(db: aiosqlite.Connection) -> None:
     await db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
-MIGRATIONS: tuple[Step, ...] = (_v1_initial,)
+async def _v2_quarantine_added_headers(db: aiosqlite.Connection) -> None:
+    # The header fields the scan wrote (Authentication-Results): a released message carries the
+    # verdicts of its arrival, which a re-check days later could no longer give (keys rotate).
+    await db.execute("ALTER TABLE quarantine ADD COLUMN added_headers TEXT NOT NULL DEFAULT '[]'")
+
+
+MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_quarantine_added_headers)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -41,4 +41,5 @@ class MessageRecord:
 @dataclass(frozen=True)
 class QuarantineEntry:
     record: MessageRecord
-    raw: bytes = field(repr=False)
+    raw: bytes = field(repr=False)  # as received
+    added_headers: tuple[str, ...] = ()  # fields the scan wrote (Authentication-Results), for release

@@ -177,11 +177,13 @@ class SqliteStore:
 
     async def quarantine(self, entry: QuarantineEntry) -> None:
         """Store the entry under its queue_id (replacing one stored before); durable on return."""
-        row = (*_record_row(entry.record), bytes(entry.raw))
+        row = (*_record_row(entry.record), bytes(entry.raw),
+               _text(json.dumps(list(entry.added_headers), ensure_ascii=False)))
         with self._failing(f"quarantining {entry.record.queue_id!r}"):
             async with self._transaction(write=True, durable=True) as db:
                 await db.execute(
-                    f"INSERT OR REPLACE INTO quarantine ({_SELECT_COLUMNS}, raw) VALUES ({_PLACEHOLDERS}, ?)",
+                    f"INSERT OR REPLACE INTO quarantine ({_SELECT_COLUMNS}, raw, added_headers)"
+                    f" VALUES ({_PLACEHOLDERS}, ?, ?)",
                     row,
                 )
 
@@ -201,12 +203,14 @@ class SqliteStore:
         with self._failing(f"reading quarantined {queue_id!r}"):
             async with self._transaction(write=False) as db:
                 rows = await db.execute_fetchall(
-                    f"SELECT {_SELECT_COLUMNS}, raw FROM quarantine WHERE queue_id = ?", (queue_id,)
+                    f"SELECT {_SELECT_COLUMNS}, raw, added_headers FROM quarantine WHERE queue_id = ?",
+                    (queue_id,),
                 )
         if not rows:
             return None
-        *fields, raw = rows[0]
-        return QuarantineEntry(record=self._record(fields), raw=bytes(raw))
+        *fields, raw, added_headers = rows[0]
+        return QuarantineEntry(record=self._record(fields), raw=bytes(raw),
+                               added_headers=tuple(json.loads(added_headers)))
 
     async def quarantine_delete(self, queue_id: str) -> bool:
         """True if there was such an entry."""
