@@ -124,6 +124,63 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class DnsblZone:
+    """One DNS blocklist: `[[dnsbl.zone]]`. The codes map answers to symbols (README, "Blocklists")."""
+
+    zone: str = ""  # e.g. "zen.spamhaus.org"
+    kind: Literal["ip", "domain"] = "ip"  # what is looked up: the client address, or domains
+    # "ANSWER=SYMBOL:SCORE": ANSWER an address (127.0.0.2), a range (127.0.0.10-127.0.0.11), or
+    # with bitmask = true a bit value (4). An answer no code names is "<zone's symbol>:<score>".
+    codes: tuple[str, ...] = ()
+    bitmask: bool = False  # answers are bit sets (SURBL/URIBL multi lists)
+    symbol: str = ""  # for answers no code names; empty: no symbol for them
+    score: float = 0.0
+    # Answers meaning "this query was refused" (public resolver, over quota): RBL_BLOCKED, not hits.
+    blocked: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DnsblSettings:
+    """DNS blocklists for the client address (DNSBL) and for the domains of links (URIBL/DBL)."""
+
+    enabled: bool = True
+    budget_ms: int = 3000
+    max_domains: int = 20  # registered domains looked up per message (links first, in order)
+    sender_domains: bool = False  # also look up the From and Reply-To domains in domain zones
+    received_hop: bool = False  # also the first untrusted Received hop (behind other relays)
+    failures_to_mark_down: int = 5  # consecutive timeouts/SERVFAILs before a zone is rested
+    down_seconds: float = 300.0  # how long a failing zone is not asked
+    zone: tuple[DnsblZone, ...] = (
+        DnsblZone(zone="zen.spamhaus.org", kind="ip", codes=(
+            "127.0.0.2=RBL_ZEN_SBL:4.0", "127.0.0.3=RBL_ZEN_CSS:2.0", "127.0.0.4-127.0.0.7=RBL_ZEN_XBL:4.0",
+            "127.0.0.9=RBL_ZEN_DROP:5.0", "127.0.0.10-127.0.0.11=RBL_ZEN_PBL:1.5"),
+            symbol="RBL_ZEN", score=2.0, blocked=("127.255.255.0/24",)),
+        DnsblZone(zone="dbl.spamhaus.org", kind="domain", codes=(
+            "127.0.1.2=DBL_SPAM:5.0", "127.0.1.4=DBL_PHISH:6.0", "127.0.1.5=DBL_MALWARE:6.0",
+            "127.0.1.6=DBL_BOTNET_CC:6.0", "127.0.1.102-127.0.1.106=DBL_ABUSED:2.5"),
+            symbol="DBL_LISTED", score=3.0, blocked=("127.255.255.0/24",)),
+    )
+
+
+@dataclass(frozen=True)
+class ListFile:
+    """One named local list: `[[lists.file]]` (README, "Local lists")."""
+
+    name: str = ""  # how rules refer to it; symbols are LIST_<NAME> (upper-cased)
+    path: str = ""
+    use: Literal["block", "allow", "rules"] = "block"  # rules: only referred to by rules
+    score: float = 10.0  # block: added; allow: subtracted
+    reject: bool = False  # block: refuse at RCPT time (550 5.7.1) instead of only scoring
+    links: bool = False  # domain entries also match the domains of links in the message
+
+
+@dataclass(frozen=True)
+class ListsSettings:
+    check_seconds: float = 5.0  # how often list files are checked for changes (and on SIGHUP)
+    file: tuple[ListFile, ...] = ()
+
+
+@dataclass(frozen=True)
 class RulesSettings:
     site_dir: str = "/etc/mailguard/rules.d"
     budget_ms: int = 1000
@@ -144,6 +201,8 @@ class Config:
     actions: ActionSettings = field(default_factory=ActionSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    dnsbl: DnsblSettings = field(default_factory=DnsblSettings)
+    lists: ListsSettings = field(default_factory=ListsSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
     faults: FaultSettings = field(default_factory=FaultSettings)
     source: str = "<defaults>"  # the file this came from
@@ -181,7 +240,8 @@ class Config:
 SECTIONS: dict[str, type] = {
     name: hint for name, hint in get_type_hints(Config).items() if name != "source"
 }
-PATH_KEYS = {("store", "state_dir"), ("rules", "site_dir"), ("server", "tls_cert"), ("server", "tls_key")}
+PATH_KEYS = {("store", "state_dir"), ("rules", "site_dir"), ("server", "tls_cert"), ("server", "tls_key"),
+             ("lists.file", "path")}
 
 
 def _line_of(text: str, section: str, key: str | None) -> int | None:
@@ -269,11 +329,105 @@ def _validate(cfg: Config, where: str, text: str) -> None:
         fail("server", "tls_cert", "tls_cert and tls_key go together")
     if cfg.auth.authserv_id and not re.fullmatch(r"[A-Za-z0-9._-]+", cfg.auth.authserv_id):
         fail("auth", "authserv_id", "a host name (letters, digits, '.', '-', '_')")
+    def fail_item(table: str, index: int, key: str, message: str) -> None:
+        line = _line_of_item(text, table, index, key)
+        loc = f"{where}:{line}" if line else where
+        raise ConfigError(f"{loc}: [[{table}]] #{index + 1} {key}: {message}")
+
+    from mailguard.dnsbl.codes import SYMBOL_NAME, parse_blocked, parse_code
+
+    for i, z in enumerate(cfg.dnsbl.zone):
+        if not re.fullmatch(r"(?=.{1,200}$)([A-Za-z0-9_-]{1,63}\.)+[A-Za-z0-9-]{1,63}\.?", z.zone):
+            fail_item("dnsbl.zone", i, "zone", f"{z.zone!r} is not a DNS zone name")
+        for code in z.codes:
+            try:
+                parse_code(code, z.bitmask)
+            except ValueError as exc:
+                fail_item("dnsbl.zone", i, "codes", str(exc))
+        for net in z.blocked:
+            try:
+                parse_blocked(net)
+            except ValueError as exc:
+                fail_item("dnsbl.zone", i, "blocked", str(exc))
+        if z.symbol and not SYMBOL_NAME.match(z.symbol):
+            fail_item("dnsbl.zone", i, "symbol", "upper-case letters, digits and '_'")
+    for section, key in (("dnsbl", "budget_ms"), ("dnsbl", "max_domains"), ("dnsbl", "failures_to_mark_down"),
+                         ("lists", "check_seconds")):
+        if getattr(getattr(cfg, section), key) <= 0:
+            fail(section, key, "must be greater than 0")
+    names: set[str] = set()
+    for i, lf in enumerate(cfg.lists.file):
+        if not re.fullmatch(r"[a-z0-9_]+", lf.name):
+            fail_item("lists.file", i, "name", f"{lf.name!r}: lower-case letters, digits and '_'")
+        if lf.name in names:
+            fail_item("lists.file", i, "name", f"{lf.name!r} is used twice")
+        names.add(lf.name)
+        if not lf.path:
+            fail_item("lists.file", i, "path", "a file is required")
     for fault in cfg.faults.checks:
         if fault not in ("raise", "hang"):
             fail("faults", "checks", f"{fault!r}: expected \"raise\" or \"hang\"")
     if cfg.server.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         fail("server", "log_level", "one of debug, info, warning, error")
+
+
+def _line_of_item(text: str, table: str, index: int, key: str | None) -> int | None:
+    """Line of `key` in the index-th `[[table]]` of an array of tables (or of its header)."""
+    header = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
+    seen = -1
+    inside = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        if header.match(line):
+            seen += 1
+            inside = seen == index
+            if inside and key is None:
+                return number
+            continue
+        if re.match(r"^\s*\[", line):
+            inside = False
+        elif inside and key is not None and re.match(rf"^\s*{re.escape(key)}\s*=", line):
+            return number
+    return None
+
+
+def _build(cls: type, value: dict, label: str, where: str, text: str, base_dir: Path | None, locate) -> Any:
+    """A settings dataclass from a TOML table; `label` names it in errors ("dnsbl", "dnsbl.zone #2")."""
+    hints = get_type_hints(cls)
+    table, _, number = label.partition(" #")
+    shown = f"[[{table}]] #{number}" if number else f"[{label}]"
+    kwargs: dict[str, Any] = {}
+    for key, raw in value.items():
+        line = locate(key)
+        loc = f"{where}:{line}" if line else where
+        if key not in hints:
+            raise ConfigError(f"{loc}: {shown} {key}: unknown key")
+        item_cls = _table_array_item(hints[key])
+        if item_cls is not None:
+            if not isinstance(raw, list) or not all(isinstance(v, dict) for v in raw):
+                raise ConfigError(f"{loc}: {shown} {key}: expected tables ([[{label}.{key}]]), got {raw!r}")
+            table = f"{label}.{key}"
+            kwargs[key] = tuple(
+                _build(item_cls, item, f"{table} #{i + 1}", where, text, base_dir,
+                       lambda k, table=table, i=i: _line_of_item(text, table, i, k))
+                for i, item in enumerate(raw))
+            continue
+        try:
+            converted = _check_type(raw, hints[key])
+        except TypeError as exc:
+            raise ConfigError(f"{loc}: {shown} {key}: expected {exc}, got {raw!r}") from None
+        if (table, key) in PATH_KEYS and converted and base_dir is not None:
+            converted = str((base_dir / os.path.expanduser(converted)).resolve())
+        kwargs[key] = converted
+    return cls(**kwargs)
+
+
+def _table_array_item(hint: Any) -> type | None:
+    """X when the hint is tuple[X, ...] of a dataclass X (an array of tables), else None."""
+    if get_origin(hint) is tuple:
+        args = get_args(hint)
+        if args and dataclasses.is_dataclass(args[0]):
+            return args[0]
+    return None
 
 
 def from_text(text: str, where: str = "<config>", base_dir: Path | None = None) -> Config:
@@ -293,22 +447,8 @@ def from_text(text: str, where: str = "<config>", base_dir: Path | None = None) 
             raise ConfigError(f"{loc}: unknown section [{name}] (known: {known})")
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: {name} must be a section ([{name}])")
-        cls = SECTIONS[name]
-        hints = get_type_hints(cls)
-        kwargs: dict[str, Any] = {}
-        for key, raw in value.items():
-            line = _line_of(text, name, key)
-            loc = f"{where}:{line}" if line else where
-            if key not in hints:
-                raise ConfigError(f"{loc}: [{name}] {key}: unknown key")
-            try:
-                converted = _check_type(raw, hints[key])
-            except TypeError as exc:
-                raise ConfigError(f"{loc}: [{name}] {key}: expected {exc}, got {raw!r}") from None
-            if (name, key) in PATH_KEYS and converted and base_dir is not None:
-                converted = str((base_dir / os.path.expanduser(converted)).resolve())
-            kwargs[key] = converted
-        sections[name] = cls(**kwargs)
+        sections[name] = _build(SECTIONS[name], value, name, where, text, base_dir,
+                                lambda key, name=name: _line_of(text, name, key))
     cfg = Config(**sections, source=where)
     _validate(cfg, where, text)
     return cfg
@@ -337,6 +477,13 @@ def defaults_as_dict() -> dict[str, dict[str, Any]]:
     cfg = Config()
     out: dict[str, dict[str, Any]] = {}
     for name in SECTIONS:
-        values = dataclasses.asdict(getattr(cfg, name))
-        out[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+        out[name] = _as_toml(dataclasses.asdict(getattr(cfg, name)))
     return out
+
+
+def _as_toml(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _as_toml(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_toml(v) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""DNS blocklists: the client address (DNSBL) and the domains of links (URIBL/DBL)."""

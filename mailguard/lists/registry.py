@@ -1,0 +1,104 @@
+"""The named local lists of the config, re-read when their files change.
+
+A file that cannot be read keeps the list's last good contents (the service runs on and the
+log says why); at start there is no last good state, so `load` raises ListError instead.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+from mailguard.config import ListFile, ListsSettings
+from mailguard.lists.contents import ListContents, parse
+
+log = logging.getLogger("mailguard.lists")
+
+
+class ListError(Exception):
+    """A list file that cannot be used; the message names the file."""
+
+
+@dataclass
+class LocalList:
+    spec: ListFile
+    contents: ListContents
+    stamp: tuple[int, int, int] = (0, 0, 0)  # (inode, size, mtime_ns) of the file read
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def symbol(self) -> str:
+        return f"LIST_{self.spec.name.upper()}"
+
+
+def _stamp(path: str) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def read_list(spec: ListFile) -> LocalList:
+    """The list as its file says now; ListError when the file cannot be read."""
+    try:
+        stamp = _stamp(spec.path)
+        with open(spec.path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError as exc:
+        raise ListError(f"{spec.path}: list {spec.name!r}: cannot read: {exc.strerror or exc}") from None
+    contents = parse(text)
+    for problem in contents.problems[:20]:
+        log.warning("%s:%d: list %s: %r skipped: %s", spec.path, problem.line, spec.name, problem.text,
+                    problem.message)
+    if len(contents.problems) > 20:
+        log.warning("%s: list %s: %d more lines skipped", spec.path, spec.name, len(contents.problems) - 20)
+    return LocalList(spec, contents, stamp)
+
+
+@dataclass
+class LocalLists:
+    settings: ListsSettings
+    lists: dict[str, LocalList] = field(default_factory=dict)
+    _checked_at: float = 0.0
+
+    @classmethod
+    def load(cls, settings: ListsSettings, previous: LocalLists | None = None) -> LocalLists:
+        """Every list of the settings, read now. A file that fails keeps `previous`'s contents for
+        that list when there is one (a reload), else raises ListError (a start)."""
+        lists: dict[str, LocalList] = {}
+        for spec in settings.file:
+            try:
+                lists[spec.name] = read_list(spec)
+            except ListError as exc:
+                old = previous.lists.get(spec.name) if previous else None
+                if old is None or old.spec.path != spec.path:
+                    raise
+                log.error("%s; keeping the %d entries read before", exc, old.contents.size)
+                lists[spec.name] = LocalList(spec, old.contents, old.stamp)
+        return cls(settings, lists, time.monotonic())
+
+    def get(self, name: str) -> LocalList | None:
+        return self.lists.get(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.lists)
+
+    def refresh(self, force: bool = False) -> None:
+        """Re-read the files changed since they were read, at most every check_seconds."""
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.settings.check_seconds:
+            return
+        self._checked_at = now
+        for name, current in list(self.lists.items()):
+            try:
+                if _stamp(current.spec.path) == current.stamp:
+                    continue
+                self.lists[name] = read_list(current.spec)
+                log.info("list %s reloaded from %s: %d entries", name, current.spec.path,
+                         self.lists[name].contents.size)
+            except (OSError, ListError) as exc:
+                log.error("list %s: %s; keeping the %d entries read before", name, exc, current.contents.size)
+                current.stamp = (0, 0, 0)  # try again at the next check
