@@ -73,13 +73,14 @@ def start_sink(tmp_path):
 
 @pytest.fixture
 def start_dns(tmp_path):
-    """start_dns(records) → a running unbound answering from zone-file lines (see realdns.py)."""
+    """start_dns(records, denied=[zones]) → a running unbound answering from zone-file lines (see
+    realdns.py), dropping every query under the denied zones (a list server that never answers)."""
     from realdns import DnsServer
 
     servers: list[DnsServer] = []
 
-    def start(records: list[str]) -> DnsServer:
-        server = DnsServer(tmp_path / f"dns{len(servers)}", list(records))
+    def start(records: list[str], denied: list[str] = ()) -> DnsServer:
+        server = DnsServer(tmp_path / f"dns{len(servers)}", list(records), list(denied))
         servers.append(server)
         return server.start()
 

@@ -28,6 +28,7 @@ def txt(name: str, text: str, ttl: int = 300) -> str:
 class DnsServer:
     base: Path
     records: list[str]
+    denied: list[str] = field(default_factory=list)  # zones whose queries are dropped: never answered
     port: int = 0
     proc: subprocess.Popen | None = None
     stderr_path: Path = field(init=False)
@@ -55,6 +56,8 @@ class DnsServer:
             "  cache-max-ttl: 0",
             '  local-zone: "." static',
         ]
+        for zone in self.denied:
+            lines.append(f'  local-zone: "{zone}" deny')
         for record in self.records:
             lines.append("  local-data: '" + record.replace("'", "\\'") + "'")
         lines += ["remote-control:", "  control-enable: no", ""]

@@ -16,7 +16,7 @@ from mailguard.auth import dmarc as dmarc_mod
 from mailguard.auth.arc import verify_arc
 from mailguard.auth.dkim import verify_dkim
 from mailguard.auth.header import authentication_results
-from mailguard.auth.results import ArcResult, DkimSignature, DmarcResult, SpfResult
+from mailguard.auth.results import ArcResult, AuthOutcome, DkimSignature, DmarcResult, SpfResult
 from mailguard.auth.spf import SpfChecker
 from mailguard.auth.symbols import arc_symbols, dkim_symbols, dmarc_symbols, spf_symbols
 from mailguard.config import AuthSettings
@@ -57,7 +57,7 @@ class AuthCheck:
         symbols = [*spf_symbols(spf), *dkim_symbols(dkim), *dmarc_symbols(dmarc, arc, self.settings),
                    *arc_symbols(arc)]
         header = authentication_results(self.authserv_id, spf, dkim, dmarc, arc)
-        return CheckOutput(tuple(symbols), (header,))
+        return CheckOutput(tuple(symbols), (header,), AuthOutcome(spf, tuple(dkim), dmarc, arc))
 
     async def _spf(self, ctx: ScanContext, deadline: float) -> SpfResult | None:
         client = ctx.facts.client

@@ -58,3 +58,20 @@ class DmarcResult:
     spf_aligned: bool = False
     dkim_aligned: bool = False
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class AuthOutcome:
+    """Everything the AUTH check concluded, for checks that build on it (ctx.output_of("AUTH"))."""
+
+    spf: SpfResult | None
+    dkim: tuple[DkimSignature, ...]
+    dmarc: DmarcResult | None
+    arc: ArcResult | None
+
+    def authenticated_domains(self) -> frozenset[str]:
+        """Domains proven by an SPF pass (the MAIL FROM/HELO domain) or a valid DKIM signature (d=)."""
+        found = {sig.domain.lower() for sig in self.dkim if sig.result == "pass" and sig.domain}
+        if self.spf is not None and self.spf.result == "pass" and self.spf.domain:
+            found.add(self.spf.domain.lower())
+        return frozenset(found)

@@ -2,34 +2,46 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailguard.checks.faults import FAULTS
 from mailguard.checks.gtube import check_gtube
 from mailguard.checks.mime import check_mime
-from mailguard.config import AuthSettings, Config, DnsSettings
+from mailguard.config import Config, DnsblSettings, DnsSettings
+from mailguard.dnsbl.zones import ZoneHealth
 from mailguard.dnsresolver import Resolver
+from mailguard.lists import LocalLists
 from mailguard.scan.pipeline import Check, Pipeline
 
 
 @dataclass
 class CheckServices:
-    """What network checks share in a process: the DNS resolver (its cache and limits) and the
-    worker threads for synchronous libraries. Kept across a reload unless their settings change."""
+    """What checks share in a process: the DNS resolver (its cache and limits), the worker
+    threads for synchronous libraries, the health of blocklist zones, and the local lists.
+    Kept across a reload unless their settings change; the lists are re-read on every reload
+    (SIGHUP), keeping a list's last good contents when its file fails."""
 
     dns: DnsSettings
     threads: int
     resolver: Resolver
     executor: ThreadPoolExecutor
+    lists: LocalLists
+    dnsbl: DnsblSettings = field(default_factory=DnsblSettings)
+    zone_health: ZoneHealth | None = None
 
     @classmethod
     def for_config(cls, config: Config, previous: CheckServices | None = None) -> CheckServices:
+        lists = LocalLists.load(config.lists, previous.lists if previous else None)  # may refuse: first
         if previous and previous.dns == config.dns and previous.threads == config.auth.threads:
-            return previous
-        # A replaced executor is not shut down: sessions still on the old runtime may use it;
-        # its idle threads end once it is garbage-collected.
-        return cls(config.dns, config.auth.threads, Resolver.from_settings(config.dns),
-                   ThreadPoolExecutor(max_workers=config.auth.threads, thread_name_prefix="mailguard-auth"))
+            resolver, executor = previous.resolver, previous.executor
+        else:
+            # A replaced executor is not shut down: sessions still on the old runtime may use it;
+            # its idle threads end once it is garbage-collected.
+            resolver = Resolver.from_settings(config.dns)
+            executor = ThreadPoolExecutor(max_workers=config.auth.threads, thread_name_prefix="mailguard-auth")
+        health = previous.zone_health if previous and previous.dnsbl == config.dnsbl else None
+        return cls(config.dns, config.auth.threads, resolver, executor, lists, config.dnsbl,
+                   health or ZoneHealth.for_settings(config.dnsbl))
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -42,7 +54,25 @@ def _network_checks(config: Config, services: CheckServices) -> list[Check]:
 
         auth = AuthCheck(config.auth, config.authserv_id, services.resolver, services.executor)
         checks.append(Check("AUTH", auth, budget=auth.budget + 0.5))  # the check keeps inside its own budget
+    if config.dnsbl.enabled and config.dnsbl.zone:
+        from mailguard.dnsbl.check import DnsblCheck
+        from mailguard.dnsbl.zones import Zone
+
+        dnsbl = DnsblCheck(config.dnsbl, tuple(Zone.compile(z) for z in config.dnsbl.zone), services.resolver,
+                           services.zone_health, config.trusted_networks)
+        checks.append(Check("DNSBL", dnsbl, budget=dnsbl.budget + 0.5))
     return checks
+
+
+def _list_checks(config: Config, services: CheckServices, offline: bool) -> list[Check]:
+    if not any(f.use != "rules" for f in config.lists.file):
+        return []
+    from mailguard.lists.check import ListsCheck
+
+    # The DATA one waits for AUTH's results (allow entries need an authenticated sender).
+    waits = config.auth.budget_ms / 1000 + 0.5 if config.auth.enabled and not offline else 0.0
+    return [Check("LISTS_EARLY", ListsCheck(services.lists, "mail"), budget=1.0, phase="mail"),
+            Check("LISTS", ListsCheck(services.lists, "data"), budget=waits + 1.0)]
 
 
 def build_checks(config: Config, offline: bool = False, services: CheckServices | None = None) -> tuple[Check, ...]:
@@ -51,8 +81,10 @@ def build_checks(config: Config, offline: bool = False, services: CheckServices 
         Check("GTUBE", check_gtube, budget=1.0),
         Check("MIME", check_mime, budget=2.0),
     ]
+    services = services or CheckServices.for_config(config)
+    checks += _list_checks(config, services, offline)
     if not offline:
-        checks += _network_checks(config, services or CheckServices.for_config(config))
+        checks += _network_checks(config, services)
     checks += [Check(f"FAULT_{kind.upper()}", FAULTS[kind], budget=config.server.scan_timeout)
                for kind in config.faults.checks]
     return tuple(checks)
@@ -60,7 +92,8 @@ def build_checks(config: Config, offline: bool = False, services: CheckServices 
 
 def offline_skipped(config: Config) -> tuple[str, ...]:
     """Names of the checks `scan --offline` leaves out."""
-    return ("AUTH",) if config.auth.enabled else ()
+    return tuple(name for name, on in (("AUTH", config.auth.enabled),
+                                       ("DNSBL", config.dnsbl.enabled and bool(config.dnsbl.zone))) if on)
 
 
 def build_pipeline(config: Config, offline: bool = False, services: CheckServices | None = None) -> Pipeline:

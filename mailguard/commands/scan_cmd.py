@@ -41,7 +41,7 @@ def verdict_text(label: str, verdict: Verdict, seconds: float) -> str:
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
-    services = None if args.offline else CheckServices.for_config(cfg)
+    services = CheckServices.for_config(cfg)  # offline too: the local lists live there
     pipeline = build_pipeline(cfg, offline=args.offline, services=services)
     skipped = offline_skipped(cfg) if args.offline else ()
     if skipped:

@@ -10,14 +10,15 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from mailguard.config import ListFile, ListsSettings
+from mailguard.config import ConfigError, ListFile, ListsSettings
 from mailguard.lists.contents import ListContents, parse
 
 log = logging.getLogger("mailguard.lists")
 
 
-class ListError(Exception):
-    """A list file that cannot be used; the message names the file."""
+class ListError(ConfigError):
+    """A list file that cannot be used; the message names the file. A ConfigError, so that a
+    start refuses it and a reload keeps the running configuration."""
 
 
 @dataclass

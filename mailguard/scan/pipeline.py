@@ -28,6 +28,23 @@ class ScanContext:
 
     facts: MessageFacts
     raw: bytes
+    # The running checks of this scan by name, for a check that builds on another's results.
+    outputs: dict[str, asyncio.Future] = field(default_factory=dict, repr=False, compare=False)
+
+    async def output_of(self, check: str) -> CheckOutput | None:
+        """What check `check` returned in this scan (waiting for it), None when it does not run
+        here or failed. The caller's own budget bounds the wait."""
+        future = self.outputs.get(check)
+        if future is None:
+            return None
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if future.cancelled():
+                return None
+            raise
+        except Exception:
+            return None
 
     @cached_property
     def message(self):  # -> ParsedMessage; imported lazily: checks that need no parse pay nothing
@@ -43,6 +60,7 @@ class CheckOutput:
 
     symbols: tuple[Symbol, ...] = ()
     headers: tuple[str, ...] = ()  # complete fields, "Name: value", folded with CRLF + tab
+    details: object = None  # structured results for checks that build on this one (ctx.output_of)
 
 
 CheckFunction = Callable[[ScanContext], Awaitable[Iterable[Symbol] | CheckOutput]]
@@ -73,7 +91,15 @@ class Pipeline:
     score_overrides: Mapping[str, float] = field(default_factory=dict)
 
     async def scan(self, facts: MessageFacts, raw: bytes) -> Verdict:
-        return await self.evaluate(ScanContext(facts, raw))
+        """Every phase at once, as `mailguard scan` needs (the session runs them as SMTP goes)."""
+        early: list[Symbol] = []
+        for phase in ("connect", "mail"):
+            if self.has_phase(phase):
+                early += await self.run_phase(phase, facts)
+        if self.has_phase("rcpt"):
+            for rcpt in facts.rcpts:
+                early += await self.run_phase("rcpt", dataclasses.replace(facts, rcpts=(rcpt,)))
+        return await self.evaluate(ScanContext(facts, raw), early)
 
     async def evaluate(self, ctx: ScanContext, early: Iterable[Symbol] = ()) -> Verdict:
         """The verdict of the data-phase checks together with the symbols of earlier phases."""
@@ -106,6 +132,7 @@ class Pipeline:
                  for check in self.checks if check.phase == phase}
         if not tasks:
             return CheckOutput()
+        ctx.outputs.update({check.name: task for task, check in tasks.items()})
         done, pending = await asyncio.wait(tasks, timeout=self.deadline)
         symbols: list[Symbol] = []
         headers: list[str] = []
