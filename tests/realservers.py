@@ -266,9 +266,16 @@ def config_for(downstream_port: int, **sections: dict) -> str:
     out = []
     for name, values in merged.items():
         out.append(f"[{name}]")
+        tables = {k: v for k, v in values.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
         for key, value in values.items():
-            out.append(f"{key} = {_toml(value)}")
+            if key not in tables:
+                out.append(f"{key} = {_toml(value)}")
         out.append("")
+        for key, items in tables.items():  # arrays of tables: [[lists.file]]
+            for item in items:
+                out.append(f"[[{name}.{key}]]")
+                out.extend(f"{k} = {_toml(v)}" for k, v in item.items())
+                out.append("")
     return "\n".join(out)
 
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import smtplib
 import time
+import uuid
 
 import pytest
 
@@ -14,6 +16,7 @@ from mailguard.dnsbl.zones import Zone, ZoneHealth
 from mailguard.dnsresolver import Resolver
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import ScanContext
+from realservers import TEST_DOMAIN
 
 import ipaddress
 
@@ -60,12 +63,12 @@ def message(body: str = "hello\r\n", html: str | None = None, extra: str = "") -
 
 
 def run(dns_address: str, zones, client: str | None = "198.51.100.1", raw: bytes = b"", health=None,
-        budget_ms: int = 2000, **settings):
+        budget_ms: int = 2000, trusted: tuple = (), **settings):
     async def go():
         resolver = Resolver.from_settings(DnsSettings(servers=(dns_address,), timeout=1.0))
         cfg = DnsblSettings(budget_ms=budget_ms, zone=tuple(zones), **settings)
         check = DnsblCheck(cfg, tuple(Zone.compile(z) for z in zones), resolver,
-                           health or ZoneHealth.for_settings(cfg))
+                           health or ZoneHealth.for_settings(cfg), trusted)
         facts = MessageFacts(ClientFacts(ip=client), "a@sender.example", ("b@example.org",), "Q")
         return {s.name: s for s in await check(ScanContext(facts, raw or message()))}
 
@@ -167,3 +170,45 @@ def test_a_zone_failing_repeatedly_rests(dns):
     got = run(dns.address, [SLOW_ZONE], client="192.0.2.99", budget_ms=300, health=health)
     assert set(got) == {"RBL_ZONE_DOWN"} and "slow.test" in got["RBL_ZONE_DOWN"].detail
     assert time.monotonic() - started < 0.3  # not asked at all
+
+
+# --- through the proxy ---------------------------------------------------------------------
+
+
+def test_a_listed_client_is_refused_and_a_dead_zone_costs_only_its_budget(postfix, start_mailguard, dns):
+    zones = [{"zone": "bl.test", "kind": "ip", "codes": ["127.0.0.2=BL_SPAM:20.0"]},
+             {"zone": "slow.test", "kind": "ip", "codes": ["127.0.0.2=SLOW_HIT:1.0"]}]
+    mg = start_mailguard(postfix.port, dns={"servers": [dns.address], "timeout": 5.0},
+                         dnsbl={"budget_ms": 1000, "zone": zones}, relay={"mode": "behind"},
+                         server={"trusted_networks": ["127.0.0.0/8"]})
+
+    def send(client: str) -> tuple[int, bytes, float, str]:
+        tag = uuid.uuid4().hex
+        with smtplib.SMTP("127.0.0.1", mg.port, timeout=60) as s:
+            s.ehlo("postfix.before.filter")
+            assert s.docmd("XFORWARD", f"ADDR={client} PROTO=ESMTP")[0] == 250
+            s.mail("a@outside.example")
+            s.rcpt(f"user@{TEST_DOMAIN}")
+            started = time.monotonic()
+            code, text = s.data(f"Subject: {tag}\r\n\r\nhello\r\n".encode())
+            return code, text, time.monotonic() - started, tag
+
+    code, text, elapsed, _ = send("192.0.2.99")
+    assert code == 550 and text.startswith(b"5.7.1") and b"BL_SPAM" in text, (code, text)
+    assert elapsed < 5.0  # slow.test never answers: the DNSBL budget (1 s) bounds the wait
+
+    code, _, _, tag = send("192.0.2.1")
+    assert code == 250
+    data = postfix.wait_delivered("user", lambda b: tag.encode() in b).read_bytes().replace(b"\n\t", b" ")
+    assert b"RBL_TEMPERROR" in data and b"BL_SPAM" not in data
+
+
+def test_the_first_untrusted_received_hop_is_asked_when_enabled(dns):
+    received = ("Received: from relay.inside (relay.inside [10.0.0.5]) by mx.inside with ESMTP id A\r\n"
+                "Received: from mail.sender (bad.host [192.0.2.99]) by relay.inside with ESMTP id B\r\n"
+                "Received: from forged (forged [192.0.2.98]) by bad.host with SMTP id C\r\n")
+    raw = message(extra=received)
+    assert run(dns.address, [IP_ZONE], client="10.0.0.9", raw=raw) == {}  # off by default
+    inside = (ipaddress.ip_network("10.0.0.0/8"),)
+    got = run(dns.address, [IP_ZONE], client="10.0.0.9", raw=raw, received_hop=True, trusted=inside)
+    assert set(got) == {"BL_SPAM"} and "hop=192.0.2.99" in got["BL_SPAM"].detail  # not the forged hop below
