@@ -1,0 +1,34 @@
+"""The RULES check: header, body, rawbody, uri, full, envelope and eval rules (meta rules and
+score overrides are applied by the pipeline once every check is done: Pipeline.rules)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailguard.lists import LocalLists
+from mailguard.rules.book import RuleBook
+from mailguard.scan.pipeline import ScanContext
+from mailguard.scan.verdict import Symbol
+
+
+@dataclass
+class RulesCheck:
+    book: RuleBook
+    lists: LocalLists
+
+    async def __call__(self, ctx: ScanContext) -> list[Symbol]:
+        self.book.refresh()
+        rules = self.book.current
+        if rules.matcher.empty:
+            return []
+        self.lists.refresh()
+
+        def contents(name: str):
+            found = self.lists.get(name)
+            return found.contents if found else None
+
+        out = []
+        for hit in rules.matcher.run(ctx, contents):
+            rule = hit.loaded.rule
+            out.append(Symbol(rule.name, rules.scores.get(rule.name, rule.score), hit.detail, rule.action,
+                              rule.description))
+        return out
