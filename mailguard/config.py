@@ -416,7 +416,7 @@ def _validate(cfg: Config, where: str, text: str) -> None:
     for i, g in enumerate(cfg.policy.group):
         if not re.fullmatch(r"[a-z0-9_-]+", g.name):
             fail_item("policy.group", i, "name", f"{g.name!r}: lower-case letters, digits, '_' and '-'")
-        if sum(1 for other in cfg.policy.group if other.name == g.name) > 1:
+        if any(other.name == g.name for other in cfg.policy.group[:i]):
             fail_item("policy.group", i, "name", f"{g.name!r} is used twice")
         if not g.domains:
             fail_item("policy.group", i, "domains", "at least one recipient domain")

@@ -61,8 +61,14 @@ def test_sighup_reload_keeps_last_good_rules(tmp_path, caplog):
             reloaded = CheckServices.for_config(config, services)
         assert reloaded.rules.current is services.rules.current
         assert "rules reload refused" in caplog.text
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="mailguard.rules"):
+            still = CheckServices.for_config(config, reloaded)  # a second SIGHUP, file still broken
+        assert still.rules.current is services.rules.current and "rules reload refused" in caplog.text
         (site / "r.toml").write_text(OTHER)
-        again = CheckServices.for_config(config, reloaded)
+        again = CheckServices.for_config(config, still)
         assert "B_TWO" in again.rules.current.rules and "B_ONE" not in again.rules.current.rules
+        unchanged = CheckServices.for_config(config, again)  # nothing changed: the compiled set stays
+        assert unchanged.rules.current is again.rules.current
     finally:
         services.close()

@@ -54,6 +54,7 @@ class RuleBook:
     current: RuleSet
     snapshot: Snapshot = ()
     _checked_at: float = field(default=0.0)
+    refused: bool = False  # the files as they are now failed to load: `current` is an older set
 
     @classmethod
     def load(cls, config: Config, previous: RuleBook | None = None) -> RuleBook:
@@ -62,16 +63,21 @@ class RuleBook:
         layers = tuple(rule_layers(config))
         context = load_context(config)
         snapshot = _snapshot(layers)
+        if (previous is not None and not previous.refused and previous.snapshot == snapshot
+                and previous.layers == layers and previous.context == context):
+            # Nothing changed (a SIGHUP for the config): keep the compiled sets and their warm DFAs.
+            return cls(layers, context, config.rules.check_seconds, previous.current, snapshot, time.monotonic())
+        refused = False
         try:
             current = RuleSet.load(layers, context)
         except RulesError as exc:
             if previous is None:
                 raise
             _log_refused(exc)
-            current = previous.current
+            current, refused = previous.current, True
         else:
             _log_loaded(current)
-        return cls(layers, context, config.rules.check_seconds, current, snapshot, time.monotonic())
+        return cls(layers, context, config.rules.check_seconds, current, snapshot, time.monotonic(), refused)
 
     def refresh(self, force: bool = False) -> None:
         """Reload when a rule file was added, removed or changed (checked every check_seconds)."""
@@ -86,8 +92,10 @@ class RuleBook:
         try:
             self.current = RuleSet.load(self.layers, self.context)
         except RulesError as exc:
+            self.refused = True
             _log_refused(exc)
             return
+        self.refused = False
         _log_loaded(self.current)
 
     # -- what the pipeline asks (see Pipeline.rules) -----------------------------------------

@@ -3,13 +3,15 @@ message). Each takes the message and returns what matched (the symbol's detail),
 from __future__ import annotations
 
 import email.utils
-import re
 from collections.abc import Callable
+
+import re2
 
 from mailguard.scan.message import ParsedMessage, registered_domain
 
-_HOST_IN_TEXT = re.compile(r"(?i)^(?:https?://)?((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,10}[a-z]{2,24})(?:[/:?#]\S*)?$")
-_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]{1,64}@((?:[A-Za-z0-9-]{1,63}\.){1,10}[A-Za-z]{2,24})")
+# RE2 here too: anchor texts and display names are the sender's.
+_HOST_IN_TEXT = re2.compile(r"(?i)^(?:https?://)?((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,10}[a-z]{2,24})(?:[/:?#]\S*)?$")
+_ADDRESS = re2.compile(r"[A-Za-z0-9._%+-]{1,64}@((?:[A-Za-z0-9-]{1,63}\.){1,10}[A-Za-z]{2,24})")
 _MAX_ANCHOR = 200
 
 
