@@ -54,6 +54,7 @@ def problems(tmp_path, text: str, config: Config | None = None, name: str = "r.t
     (GOOD.replace("(?i)free\\s+money", "\\bgiảm giá\\b"),
      "r.toml:6: SUBJ_FREE_MONEY: \\b is ASCII-only in RE2 and never matches next to non-ASCII letters (as in "
      "Vietnamese); use \\b{w}"),
+    (GOOD.replace("(?i)free\\s+money", "(?i)\\p{L}{1000}"), "r.toml:6: SUBJ_FREE_MONEY: pattern too large"),
     # names of built-in symbols
     (GOOD.replace("SUBJ_FREE_MONEY", "SPF_FAIL"), "r.toml:3: SPF_FAIL: SPF_FAIL is a built-in symbol"),
     (GOOD.replace("SUBJ_FREE_MONEY", "GTUBE"), "r.toml:3: GTUBE: GTUBE is a built-in symbol"),

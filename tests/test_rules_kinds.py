@@ -192,3 +192,12 @@ def test_many_rules_over_one_large_message_stay_fast(tmp_path):
     got = symbols(scan(rules, raw))
     assert time.monotonic() - started < 2.0
     assert [n for n in got if n.startswith("B_")] == ["B_150"]
+
+
+def test_overrides_leave_a_symbol_its_check_zeroed_on_purpose(tmp_path):
+    site = write_rules(tmp_path / "site", {"s.toml": "[scores]\nDMARC_FAIL_REJECT = 5.0\n"})
+    overridden = Symbol("DMARC_FAIL_REJECT", 0.0, "from=x p=reject; overridden by ARC", neutral=True)
+    got = symbols(scan(load([site]), MESSAGE, emitting(overridden, Symbol("ARC_ALLOW", -1.0))))
+    assert got["DMARC_FAIL_REJECT"].score == 0.0 and got["ARC_ALLOW"].score == -1.0
+    got = symbols(scan(load([site]), MESSAGE, emitting(Symbol("DMARC_FAIL_REJECT", 3.5))))
+    assert got["DMARC_FAIL_REJECT"].score == 5.0

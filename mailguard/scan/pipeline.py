@@ -138,6 +138,8 @@ class Pipeline:
         return verdict if verdict.forced is Action.REJECT else None
 
     def _rescored(self, sym: Symbol) -> Symbol:
+        if sym.neutral:
+            return sym
         if sym.name in self.score_overrides:
             return Symbol(sym.name, self.score_overrides[sym.name], sym.detail, sym.force, sym.description)
         if self.rules is not None and sym.name in (scores := self.rules.scores):
