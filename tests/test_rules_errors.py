@@ -10,7 +10,7 @@ import pytest
 from mailguard.config import Config, ListFile, ListsSettings
 from mailguard.rules.model import RulesError
 from realservers import VENV_BIN
-from rulestools import load, site_config, write_rules
+from rulestools import load, write_rules
 
 GOOD = '''
 [[rule]]
@@ -76,8 +76,12 @@ def problems(tmp_path, text: str, config: Config | None = None, name: str = "r.t
     ('[[rule]]\nname = "E"\nkind = "eval"\ntest = "magic"\nscore = 1\n', "r.toml:4: E: unknown test 'magic'"),
     ('[[rule]]\nname = "E"\nkind = "envelope"\nfield = "sender"\npattern = "x"\nscore = 1\n',
      "r.toml:4: E: field 'sender': expected one of mail_from"),
+    ('[[rule]]\nname = "E"\nkind = "envelope"\nfield = "helo"\nequals = " "\nscore = 1\n', "r.toml:5: E: equals: empty"),
     ('[scores]\nSPF_FAIL = "lots"\n', "r.toml:2: [scores] SPF_FAIL: expected a number, got 'lots'"),
     ('[scores]\nSPF_FAILL = 4.0\n', "r.toml:2: [scores] SPF_FAILL: unknown symbol"),
+    ('[scores]\nLIST_NOT_CONFIGURED = 4.0\nMIME_BAD_BASE64 = 1.0\n', "r.toml:2: [scores] LIST_NOT_CONFIGURED: unknown symbol"),
+    ('[[rule]]\nname = "M"\nkind = "meta"\nexpression = "MIME_BAD_BASE64 || MIME_TYPO"\nscore = 1\n',
+     "r.toml:1: M: expression refers to unknown symbol MIME_TYPO"),
 ])
 def test_each_problem_names_file_rule_and_line(tmp_path, text, expected):
     found = problems(tmp_path, text)

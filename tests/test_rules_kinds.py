@@ -8,9 +8,8 @@ import unicodedata
 
 from mailguard.config import ListFile, ListsSettings
 from mailguard.lists import LocalLists
-from mailguard.scan.facts import ClientFacts
 from mailguard.scan.verdict import Action, Symbol
-from rulestools import FACTS, emitting, load, scan, site_config, write_rules
+from rulestools import emitting, load, scan, site_config, write_rules
 
 
 def rule(name: str, kind: str, score: float = 1.0, **keys) -> str:

@@ -79,3 +79,20 @@ def test_the_group_thresholds_decide(tmp_path):
     assert verdict.action is Action.REWRITE_SUBJECT and verdict.required == 3.0
     verdict = asyncio.run(pipeline.scan(facts, b"Subject: x\r\n\r\nx\r\n"))  # no group: [actions]
     assert verdict.action is Action.ACCEPT and verdict.required == 5.0
+
+
+def test_scan_takes_the_group_of_its_first_rcpt(tmp_path):
+    import json
+    import subprocess
+
+    from realservers import VENV_BIN
+
+    (tmp_path / "partners.txt").write_text("partner.example\n")
+    cfg = tmp_path / "m.toml"
+    cfg.write_text(GROUPS + f'\n[rules]\nsite_dir = "{tmp_path / "none"}"\n')
+    msg = tmp_path / "m.eml"
+    msg.write_bytes(b"From: a@b.example\r\nSubject: x\r\n\r\nhello\r\n")
+    base = [str(VENV_BIN / "mailguard"), "scan", "--offline", "--json", "--config", str(cfg)]
+    rows = [json.loads(subprocess.run(base + rcpt + [str(msg)], capture_output=True, text=True, timeout=60).stdout)
+            for rcpt in (["--rcpt", "u@shop.example", "--rcpt", "v@elsewhere.example"], ["--rcpt", "v@x.example"], [])]
+    assert [r["required"] for r in rows] == [3.0, 5.0, 5.0]

@@ -7,6 +7,9 @@ from mailguard.config import Config
 # Families named by a prefix: the check adds the rest (CHECK_TIMEOUT_DNSBL, MIME_BAD_BASE64,
 # LIST_<NAME>). BAYES_ is kept for the Bayes check's symbols.
 RESERVED_PREFIXES = ("CHECK_ERROR_", "CHECK_TIMEOUT_", "MIME_", "BAYES_", "LIST_")
+# Families whose every member cannot be listed here (any check's timeout, the Bayes check's
+# symbols): a meta rule or [scores] may name any member. MIME_* and LIST_* names are exact.
+OPEN_FAMILIES = ("CHECK_ERROR_", "CHECK_TIMEOUT_", "BAYES_")
 
 
 def builtin_symbols(config: Config) -> frozenset[str]:
@@ -27,6 +30,3 @@ def builtin_symbols(config: Config) -> frozenset[str]:
     names.update(f"LIST_{f.name.upper()}" for f in config.lists.file)
     return frozenset(names)
 
-
-def is_reserved(name: str, builtins: frozenset[str]) -> bool:
-    return name in builtins or name.startswith(RESERVED_PREFIXES)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mailguard.checks.symbols import RESERVED_PREFIXES
 from mailguard.config import _line_of, _line_of_item
 from mailguard.rules import expression
 from mailguard.rules.evals import EVALS
@@ -151,8 +152,8 @@ def _rule(table: dict, index: int, where: str, text: str, context: LoadContext,
                         f"(or '__' for a sub-rule), at most 64 characters")
     elif name in context.builtins:
         problem("name", f"{name} is a built-in symbol; rename the rule, or re-score the symbol in [scores]")
-    elif name.startswith(_reserved_prefixes()):
-        problem("name", f"{name}: names starting with {', '.join(_reserved_prefixes())} are kept for "
+    elif name.startswith(RESERVED_PREFIXES):
+        problem("name", f"{name}: names starting with {', '.join(RESERVED_PREFIXES)} are kept for "
                         f"built-in checks")
     if kind is None:
         problem(None, f"'kind' is required: one of {', '.join(KINDS)}")
@@ -212,8 +213,8 @@ def _rule(table: dict, index: int, where: str, text: str, context: LoadContext,
                 node = expression.parse(values["expression"])
             except expression.ExpressionError as exc:
                 problem("expression", f"expression: {exc}")
-        if kind == "header" and "equals" in values and not values["equals"].strip():
-            problem("equals", "equals: empty (use exists = false for a missing header)")
+        if "equals" in values and not values["equals"].strip():
+            problem("equals", "equals: empty" + (" (use exists = false for a missing header)" if kind == "header" else ""))
     problems.extend(found)
     if found:
         return None
@@ -225,12 +226,6 @@ def _rule(table: dict, index: int, where: str, text: str, context: LoadContext,
                 equals=values.get("equals", ""), list=values.get("list", ""), test=values.get("test", ""),
                 expression=values.get("expression", ""), replaces=values.get("replaces", False))
     return Loaded(rule, regex, expanded, node)
-
-
-def _reserved_prefixes() -> tuple[str, ...]:
-    from mailguard.checks.symbols import RESERVED_PREFIXES
-
-    return RESERVED_PREFIXES
 
 
 def rule_files(directory: Path) -> list[Path]:

@@ -3,9 +3,10 @@ checked as a whole (meta references, cycles, score names), compiled into matcher
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from mailguard.checks.symbols import OPEN_FAMILIES
 from mailguard.rules import expression
 from mailguard.rules.load import HELPER, LoadContext, Loaded, RuleFile, load_file, rule_files
 from mailguard.rules.matcher import Matcher
@@ -53,9 +54,7 @@ class RuleSet:
         known = set(context.builtins) | set(rules)
 
         def is_known(name: str) -> bool:
-            from mailguard.checks.symbols import RESERVED_PREFIXES
-
-            return name in known or name.startswith(RESERVED_PREFIXES)
+            return name in known or name.startswith(OPEN_FAMILIES)
 
         scores: dict[str, float] = {}
         for layer in layers:
