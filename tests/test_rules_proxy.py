@@ -15,6 +15,15 @@ kind = "body"
 pattern = '(?i)\\b{w}policy-mark\\b{w}'
 score = 2.0
 description = "the test's marker"
+
+[[rule]]
+name = "SPAMTRAP_RCPT"
+kind = "envelope"
+field = "rcpt"
+pattern = '^trap@'
+score = 10.0
+action = "reject"
+description = "a spam trap address"
 '''
 
 
@@ -88,6 +97,21 @@ def test_first_recipient_fixes_the_group(tmp_path, start_sink, session_dns):
             assert s.data(b"Subject: x\r\n\r\nhello\r\n")[0] == 250
             s.mail("a@outside.example")  # the refused recipient, in a new transaction
             assert s.rcpt(f"user@{TEST_DOMAIN}")[0] == 250
+            assert s.data(b"Subject: x\r\n\r\nhello\r\n")[0] == 250
+    finally:
+        mg.stop()
+
+
+def test_envelope_rule_forcing_reject_refuses_that_recipient_at_rcpt(tmp_path, start_sink, session_dns):
+    sink = start_sink()
+    mg = _start(tmp_path, sink.port, session_dns.address)
+    try:
+        with smtplib.SMTP("127.0.0.1", mg.port, timeout=60) as s:
+            s.ehlo("client.outside.example")
+            s.mail("a@outside.example")
+            code, text = s.rcpt("trap@elsewhere.example")
+            assert code == 550 and text.startswith(b"5.7.1") and b"SPAMTRAP_RCPT" in text, text
+            assert s.rcpt("one@elsewhere.example")[0] == 250  # the others are not concerned
             assert s.data(b"Subject: x\r\n\r\nhello\r\n")[0] == 250
     finally:
         mg.stop()

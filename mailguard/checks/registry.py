@@ -85,7 +85,9 @@ def _rules_checks(config: Config, services: CheckServices) -> list[Check]:
         return []
     from mailguard.rules.check import RulesCheck
 
-    return [Check("RULES", RulesCheck(services.rules, services.lists), budget=config.rules.budget_ms / 1000)]
+    budget = config.rules.budget_ms / 1000
+    return [Check("RULES_EARLY", RulesCheck(services.rules, services.lists, envelope_only=True), budget, "rcpt"),
+            Check("RULES", RulesCheck(services.rules, services.lists), budget)]
 
 
 def build_checks(config: Config, offline: bool = False, services: CheckServices | None = None) -> tuple[Check, ...]:

@@ -120,12 +120,18 @@ class Matcher:
     def empty(self) -> bool:
         return not (self.headers or self.texts or self.envelope or self.others)
 
-    def run(self, ctx, lookup_list: Callable[[str], object | None]) -> list[Hit]:
-        """The rules that hit, with what matched. `lookup_list(name)` gives a ListContents."""
+    @property
+    def has_envelope(self) -> bool:
+        return bool(self.envelope) or any(o.rule.kind == "envelope" for o in self.others)
+
+    def run(self, ctx, lookup_list: Callable[[str], object | None], envelope_only: bool = False) -> list[Hit]:
+        """The rules that hit, with what matched. `lookup_list(name)` gives a ListContents.
+        `envelope_only`: the envelope rules alone (before the message exists)."""
         hits: list[Hit] = []
-        msg = ctx.message if (self.headers or self.texts or any(
-            o.rule.kind in ("header", "eval", "uri") for o in self.others)) else None
-        for name, group in self.headers.items():
+        others = [o for o in self.others if o.rule.kind == "envelope"] if envelope_only else self.others
+        headers, texts = ({}, {}) if envelope_only else (self.headers, self.texts)
+        msg = ctx.message if (headers or texts or any(o.rule.kind != "envelope" for o in others)) else None
+        for name, group in headers.items():
             if name == "all":
                 values = ["\n".join(f"{n}: {v}" for n, v in msg.headers)]
             else:
@@ -134,7 +140,7 @@ class Matcher:
                 rule = group.rules[i].rule
                 shown = rule.header if name != "all" else "header"
                 hits.append(Hit(group.rules[i], f"{shown}: \"{clip(_text(matched))}\""))
-        for kind, group in self.texts.items():
+        for kind, group in texts.items():
             if kind == "body":
                 values = [encode(msg.text)]
             elif kind == "rawbody":
@@ -149,7 +155,7 @@ class Matcher:
             values = [encode(v) for v in _envelope_values(ctx.facts, fld) if v]
             for i, matched in group.matches(values).items():
                 hits.append(Hit(group.rules[i], f"{fld} \"{clip(_text(matched))}\""))
-        for loaded in self.others:
+        for loaded in others:
             detail = _other(loaded, ctx, msg, lookup_list)
             if detail is not None:
                 hits.append(Hit(loaded, detail))
