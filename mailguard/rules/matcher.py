@@ -26,7 +26,8 @@ def clip(text: str) -> str:
 
 
 SET_SIZE = 32  # patterns per RE2 set: larger sets build their DFA slowly on first use
-SET_MEM = 64 << 20  # bytes per set (its program and DFA cache)
+ALONE_PROGRAM_SIZE = 10_000  # RE2 program instructions over which a pattern stays out of sets
+SET_MEM = 16 << 20  # bytes per set: its program and DFA cache (more memory, little speed)
 
 
 def _compile_sets(rules: Sequence[Loaded], start: int = 0) -> list[tuple[int, object]]:
@@ -56,10 +57,15 @@ class _Group:
 
     @classmethod
     def build(cls, rules: Sequence[Loaded]) -> _Group:
+        # A large program (counted repetitions of Unicode classes: "25 capitals in a line") makes a
+        # set's DFA many times slower for every pattern in it: such patterns run alone.
+        light = [r for r in rules if r.regex.programsize <= ALONE_PROGRAM_SIZE]
+        heavy = [r for r in rules if r.regex.programsize > ALONE_PROGRAM_SIZE]
         sets: list[tuple[int, object | None]] = []
-        for start in range(0, len(rules), SET_SIZE):
-            sets += _compile_sets(rules[start:start + SET_SIZE], start)
-        return cls(tuple(rules), tuple(sets))
+        for start in range(0, len(light), SET_SIZE):
+            sets += _compile_sets(light[start:start + SET_SIZE], start)
+        sets += [(len(light) + i, None) for i in range(len(heavy))]
+        return cls(tuple(light + heavy), tuple(sets))
 
     def matches(self, values: Iterable[bytes]) -> dict[int, bytes]:
         """Rule index → the first text it matched, over all values."""
