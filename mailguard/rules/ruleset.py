@@ -76,7 +76,7 @@ class RuleSet:
                 problems.append(RuleError(meta.rule.file, meta.rule.line, meta.rule.name,
                                           f"expression refers to unknown symbol{'s' if len(unknown) > 1 else ''} "
                                           f"{', '.join(unknown)}"))
-        ordered, cycle_problems = _order(metas, rules)
+        ordered, cycle_problems = _order(metas)
         problems += cycle_problems
         if problems:
             raise RulesError(problems)
@@ -112,7 +112,7 @@ class RuleSet:
         return [s for s in merged if not s.name.startswith(HELPER)]  # sub-rules served the metas
 
 
-def _order(metas: list[Loaded], rules: Mapping[str, Loaded]) -> tuple[list[Loaded], list[RuleError]]:
+def _order(metas: list[Loaded]) -> tuple[list[Loaded], list[RuleError]]:
     """Metas in dependency order; a problem for each cycle."""
     by_name = {m.rule.name: m for m in metas}
     state: dict[str, int] = {}  # 1 visiting, 2 done
