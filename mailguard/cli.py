@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=1000)
 
+    p = sub.add_parser("rules", help="check rule files")
+    rsub = p.add_subparsers(dest="rcommand", metavar="ACTION", required=True)
+    r = rsub.add_parser("check", help="load the shipped, the site's and the given rule folders; report every "
+                        "problem as FILE[:LINE]: RULE: message; exit 0 when clean")
+    _common(r)
+    r.add_argument("dirs", metavar="DIR", nargs="*", help="more rule folders, loaded after the site's")
+
     p = sub.add_parser("config", help="check a config file")
     csub = p.add_subparsers(dest="ccommand", metavar="ACTION", required=True)
     c = csub.add_parser("check", help="load and validate the config; exit 0 when clean")
@@ -137,6 +144,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return scan_cmd.run(args, load_config(args))
 
 
+def cmd_rules(args: argparse.Namespace) -> int:
+    from mailguard.commands import rules_cmd
+
+    return rules_cmd.check(args, load_config(args))
+
+
 def cmd_quarantine(args: argparse.Namespace) -> int:
     from mailguard.commands import store_cmds
 
@@ -150,7 +163,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"serve": cmd_serve, "config": cmd_config, "scan": cmd_scan, "quarantine": cmd_quarantine,
-            "history": cmd_history}
+            "history": cmd_history, "rules": cmd_rules}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

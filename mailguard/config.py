@@ -13,9 +13,10 @@ import os
 import re
 import socket
 import tomllib
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 DEFAULT_CONFIG_PATHS = (Path("/etc/mailguard/mailguard.toml"),)
 
@@ -184,6 +185,33 @@ class ListsSettings:
 class RulesSettings:
     site_dir: str = "/etc/mailguard/rules.d"
     budget_ms: int = 1000
+    check_seconds: float = 5.0  # how often rule files are checked for changes (and on SIGHUP)
+
+
+@dataclass(frozen=True)
+class PolicyGroup:
+    """One per-recipient-domain policy: `[[policy.group]]` (README, "Per-domain policies")."""
+
+    name: str = ""
+    domains: tuple[str, ...] = ()  # recipient domains (each with its subdomains)
+    # Thresholds replacing those of [actions] for this group's mail; unset: [actions]'s.
+    add_header: float | None = None
+    rewrite_subject: float | None = None
+    quarantine: float | None = None
+    reject: float | None = None
+    subject_tag: str | None = None
+    allow_lists: tuple[str, ...] = ()  # [[lists.file]] names used as allow lists for this group
+    block_lists: tuple[str, ...] = ()  # ... and as block lists
+
+    def thresholds(self, base: ActionSettings) -> ActionSettings:
+        changes = {k: getattr(self, k) for k in ("add_header", "rewrite_subject", "quarantine", "reject",
+                                                 "subject_tag") if getattr(self, k) is not None}
+        return dataclasses.replace(base, **changes)
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    group: tuple[PolicyGroup, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +232,7 @@ class Config:
     dnsbl: DnsblSettings = field(default_factory=DnsblSettings)
     lists: ListsSettings = field(default_factory=ListsSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
     faults: FaultSettings = field(default_factory=FaultSettings)
     source: str = "<defaults>"  # the file this came from
 
@@ -230,6 +259,22 @@ class Config:
     @property
     def state_dir(self) -> Path:
         return Path(self.store.state_dir)
+
+    def policy_group(self, address: str) -> str:
+        """The name of the policy group of a recipient address ("" for none: [actions])."""
+        domain = address.rpartition("@")[2].strip().rstrip(".").lower()
+        best, length = "", -1
+        for group in self.policy.group:
+            for d in group.domains:
+                d = d.strip().rstrip(".").lower()
+                if (domain == d or domain.endswith("." + d)) and len(d) > length:
+                    best, length = group.name, len(d)
+        return best
+
+    def actions_for(self, group: str) -> ActionSettings:
+        """The thresholds and subject tag of a policy group ([actions] for "" or an unknown one)."""
+        found = next((g for g in self.policy.group if g.name == group), None)
+        return found.thresholds(self.actions) if found else self.actions
 
     def replace(self, section: str, **changes: Any) -> "Config":
         """A copy with some keys of one section changed (command-line overrides)."""
@@ -263,6 +308,9 @@ def _line_of(text: str, section: str, key: str | None) -> int | None:
 def _check_type(value: Any, expected: Any) -> Any:
     """Value converted to the field's type, or raise TypeError with what was wanted."""
     origin = get_origin(expected)
+    if origin in (Union, types.UnionType) and type(None) in get_args(expected):  # X | None: unset is None
+        (inner,) = [a for a in get_args(expected) if a is not type(None)]
+        return _check_type(value, inner)
     if origin is Literal:
         if value not in get_args(expected):
             raise TypeError("one of " + ", ".join(repr(a) for a in get_args(expected)))
@@ -364,6 +412,31 @@ def _validate(cfg: Config, where: str, text: str) -> None:
         names.add(lf.name)
         if not lf.path:
             fail_item("lists.file", i, "path", "a file is required")
+    groups: dict[str, str] = {}  # domain → group
+    for i, g in enumerate(cfg.policy.group):
+        if not re.fullmatch(r"[a-z0-9_-]+", g.name):
+            fail_item("policy.group", i, "name", f"{g.name!r}: lower-case letters, digits, '_' and '-'")
+        if any(other.name == g.name for other in cfg.policy.group[:i]):
+            fail_item("policy.group", i, "name", f"{g.name!r} is used twice")
+        if not g.domains:
+            fail_item("policy.group", i, "domains", "at least one recipient domain")
+        for d in g.domains:
+            key = d.strip().rstrip(".").lower()
+            if not re.fullmatch(r"([a-z0-9_-]{1,63}\.)*[a-z0-9-]{1,63}", key):
+                fail_item("policy.group", i, "domains", f"{d!r} is not a domain name")
+            if key in groups:
+                fail_item("policy.group", i, "domains", f"{d!r} is already in group {groups[key]!r}")
+            groups[key] = g.name
+        for key in ("allow_lists", "block_lists"):
+            for name in getattr(g, key):
+                if name not in names:
+                    fail_item("policy.group", i, key, f"unknown list {name!r} (not a [[lists.file]] name)")
+        t = g.thresholds(cfg.actions)
+        if not t.add_header <= t.rewrite_subject <= t.quarantine <= t.reject:
+            fail_item("policy.group", i, "add_header", "thresholds (with those of [actions] it keeps) must "
+                      "rise: add_header <= rewrite_subject <= quarantine <= reject")
+    if cfg.rules.check_seconds <= 0:
+        fail("rules", "check_seconds", "must be greater than 0")
     for fault in cfg.faults.checks:
         if fault not in ("raise", "hang"):
             fail("faults", "checks", f"{fault!r}: expected \"raise\" or \"hang\"")

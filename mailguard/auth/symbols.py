@@ -48,8 +48,10 @@ DEFAULT_SCORES = {
 BUILTIN_SYMBOLS = frozenset(DEFAULT_SCORES)
 
 
-def _sym(name: str, detail: str, force: Action | None = None, score: float | None = None) -> Symbol:
-    return Symbol(name, DEFAULT_SCORES[name] if score is None else score, detail, force, DESCRIPTIONS[name])
+def _sym(name: str, detail: str, force: Action | None = None, score: float | None = None,
+         neutral: bool = False) -> Symbol:
+    return Symbol(name, DEFAULT_SCORES[name] if score is None else score, detail, force, DESCRIPTIONS[name],
+                  neutral)
 
 
 def spf_symbols(spf: SpfResult | None) -> list[Symbol]:
@@ -97,7 +99,7 @@ def dmarc_symbols(dmarc: DmarcResult | None, arc: ArcResult | None, settings: Au
     detail = f"{where} p={dmarc.policy}" + (f" applied={dmarc.applied}" if dmarc.applied != dmarc.policy else "")
     if arc and arc.result == "pass" and arc.sealer.lower() in {s.lower() for s in settings.trusted_arc_sealers}:
         # A trusted forwarder vouches that the message authenticated before it changed it.
-        return [_sym(name, f"{detail}; overridden by ARC", score=0.0),
+        return [_sym(name, f"{detail}; overridden by ARC", score=0.0, neutral=True),
                 _sym("ARC_ALLOW", f"sealer={arc.sealer} i={arc.instances}")]
     force = None
     if dmarc.applied == "reject":

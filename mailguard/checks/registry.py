@@ -11,6 +11,7 @@ from mailguard.config import Config, DnsblSettings, DnsSettings
 from mailguard.dnsbl.zones import ZoneHealth
 from mailguard.dnsresolver import Resolver
 from mailguard.lists import LocalLists
+from mailguard.rules.book import RuleBook
 from mailguard.scan.pipeline import Check, Pipeline
 
 
@@ -28,10 +29,12 @@ class CheckServices:
     lists: LocalLists
     dnsbl: DnsblSettings = field(default_factory=DnsblSettings)
     zone_health: ZoneHealth | None = None
+    rules: RuleBook | None = None  # reloaded on SIGHUP and file change, keeping the last good set
 
     @classmethod
     def for_config(cls, config: Config, previous: CheckServices | None = None) -> CheckServices:
         lists = LocalLists.load(config.lists, previous.lists if previous else None)  # may refuse: first
+        rules = RuleBook.load(config, previous.rules if previous else None)  # refuses only at start
         if previous and previous.dns == config.dns and previous.threads == config.auth.threads:
             resolver, executor = previous.resolver, previous.executor
         else:
@@ -41,7 +44,7 @@ class CheckServices:
             executor = ThreadPoolExecutor(max_workers=config.auth.threads, thread_name_prefix="mailguard-auth")
         health = previous.zone_health if previous and previous.dnsbl == config.dnsbl else None
         return cls(config.dns, config.auth.threads, resolver, executor, lists, config.dnsbl,
-                   health or ZoneHealth.for_settings(config.dnsbl))
+                   health or ZoneHealth.for_settings(config.dnsbl), rules)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -65,14 +68,26 @@ def _network_checks(config: Config, services: CheckServices) -> list[Check]:
 
 
 def _list_checks(config: Config, services: CheckServices, offline: bool) -> list[Check]:
-    if not any(f.use != "rules" for f in config.lists.file):
+    per_group = {g.name: tuple([(n, "allow") for n in g.allow_lists] + [(n, "block") for n in g.block_lists])
+                 for g in config.policy.group if g.allow_lists or g.block_lists}
+    if not any(f.use != "rules" for f in config.lists.file) and not per_group:
         return []
     from mailguard.lists.check import ListsCheck
 
     # The DATA one waits for AUTH's results (allow entries need an authenticated sender).
     waits = config.auth.budget_ms / 1000 + 0.5 if config.auth.enabled and not offline else 0.0
     return [Check("LISTS_EARLY", ListsCheck(services.lists, "mail"), budget=1.0, phase="mail"),
-            Check("LISTS", ListsCheck(services.lists, "data"), budget=waits + 1.0)]
+            Check("LISTS", ListsCheck(services.lists, "data", per_group), budget=waits + 1.0)]
+
+
+def _rules_checks(config: Config, services: CheckServices) -> list[Check]:
+    if services.rules is None:
+        return []
+    from mailguard.rules.check import RulesCheck
+
+    budget = config.rules.budget_ms / 1000
+    return [Check("RULES_EARLY", RulesCheck(services.rules, services.lists, envelope_only=True), budget, "rcpt"),
+            Check("RULES", RulesCheck(services.rules, services.lists), budget)]
 
 
 def build_checks(config: Config, offline: bool = False, services: CheckServices | None = None) -> tuple[Check, ...]:
@@ -83,6 +98,7 @@ def build_checks(config: Config, offline: bool = False, services: CheckServices 
     ]
     services = services or CheckServices.for_config(config)
     checks += _list_checks(config, services, offline)
+    checks += _rules_checks(config, services)
     if not offline:
         checks += _network_checks(config, services)
     checks += [Check(f"FAULT_{kind.upper()}", FAULTS[kind], budget=config.server.scan_timeout)
@@ -97,4 +113,7 @@ def offline_skipped(config: Config) -> tuple[str, ...]:
 
 
 def build_pipeline(config: Config, offline: bool = False, services: CheckServices | None = None) -> Pipeline:
-    return Pipeline(build_checks(config, offline, services), config.actions, deadline=config.server.scan_timeout)
+    services = services or CheckServices.for_config(config)
+    return Pipeline(build_checks(config, offline, services), config.actions, deadline=config.server.scan_timeout,
+                    rules=services.rules,
+                    policy_thresholds={g.name: config.actions_for(g.name) for g in config.policy.group})

@@ -21,7 +21,9 @@ def verdict_json(label: str, verdict: Verdict) -> str:
         "score": verdict.score,
         "required": verdict.required,
         "forced": verdict.forced.value if verdict.forced else None,
-        "symbols": {s.name: {"score": s.score, "detail": s.detail} for s in verdict.symbols},
+        "symbols": {s.name: {"score": s.score, "detail": s.detail,
+                             **({"description": s.description} if s.description else {})}
+                    for s in verdict.symbols},
     }, ensure_ascii=False)
 
 
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
                 failures += 1
                 continue
             facts = MessageFacts(client=client, mail_from=args.mail_from, rcpts=tuple(args.rcpt),
-                                 queue_id=f"scan{n}")
+                                 queue_id=f"scan{n}", policy=cfg.policy_group(args.rcpt[0]) if args.rcpt else "")
             started = time.perf_counter()
             verdict = await pipeline.scan(facts, item.raw)
             elapsed = time.perf_counter() - started

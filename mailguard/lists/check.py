@@ -10,8 +10,10 @@ IP addresses always count: the TCP peer cannot be forged.
 """
 from __future__ import annotations
 
+import dataclasses
 import email.utils
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from mailguard.auth.results import AuthOutcome
 from mailguard.lists.contents import normalize_domain
@@ -30,18 +32,29 @@ def _org(domain: str) -> str:
 class ListsCheck:
     lists: LocalLists
     phase: str  # "mail" | "data"
+    # Policy group → (list name, "allow" | "block"): lists used for that group's mail only. The
+    # group is known once recipients are ([[policy.group]]): at DATA.
+    per_group: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     async def __call__(self, ctx: ScanContext) -> list[Symbol]:
         self.lists.refresh()
         active = [lst for lst in self.lists.lists.values() if lst.spec.use != "rules"]
-        if not active:
+        group: list[LocalList] = []  # this message's policy group's lists, checked whole at DATA
+        if self.phase == "data":
+            for name, use in self.per_group.get(ctx.facts.policy, ()):
+                lst = self.lists.get(name)
+                if lst is not None and all(a.name != name for a in active):
+                    group.append(LocalList(dataclasses.replace(lst.spec, use=use), lst.contents, lst.stamp))
+        if not active and not group:
             return []
         if self.phase == "mail":
             return [s for lst in active for s in self._envelope(lst, ctx)]
-        auth_output = await ctx.output_of("AUTH") if any(lst.spec.use == "allow" for lst in active) else None
+        needs_auth = any(lst.spec.use == "allow" for lst in (*active, *group))
+        auth_output = await ctx.output_of("AUTH") if needs_auth else None
         outcome = auth_output.details if auth_output and isinstance(auth_output.details, AuthOutcome) else None
         proven = {_org(d) for d in outcome.authenticated_domains()} if outcome else set()
-        return [s for lst in active for s in self._content(lst, ctx, proven)]
+        return ([s for lst in active for s in self._content(lst, ctx, proven)]
+                + [s for lst in group for s in (*self._envelope(lst, ctx), *self._content(lst, ctx, proven))])
 
     def _envelope(self, lst: LocalList, ctx: ScanContext) -> list[Symbol]:
         c = lst.contents

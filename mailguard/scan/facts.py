@@ -27,3 +27,4 @@ class MessageFacts:
     queue_id: str
     received_at: float = field(default_factory=time.time)
     smtputf8: bool = False
+    policy: str = ""  # the recipients' policy group ([[policy.group]] name; "" for [actions])

@@ -138,6 +138,9 @@ class Part:
     is_attachment: bool
     html: str = ""  # the HTML source of a text/html part (capped like text)
     depth: int = 0  # nesting depth: 0 for a top-level body
+    # A text/plain part as decoded, before invisible characters were dropped (rawbody rules look
+    # for them); "" when it equals `text`.
+    raw_text: str = ""
 
     @property
     def maintype(self) -> str:
@@ -1205,7 +1208,7 @@ def _part_record(msg: Message, index: int, depth: int, budget: _Budget,
         is_attachment = disposition == "attachment" or (filename is not None and disposition != "inline")
     else:
         is_attachment = not textual
-    text = html = ""
+    text = html = raw_text = ""
     anchors: list[tuple[str, str]] = []
     if textual:
         limit = min(MAX_PART_TEXT, max(0, budget.text))
@@ -1225,10 +1228,12 @@ def _part_record(msg: Message, index: int, depth: int, budget: _Budget,
                 problems.append(Problem(MIME_TRUNCATED, f"part {index}: HTML over {tags} tags"))
         else:
             text = _clean_plain(decoded)
+            raw_text = decoded.replace("\x00", "")
+            raw_text = "" if raw_text == text else raw_text
         budget.text -= len(decoded)
     part = Part(index=index, content_type=ctype, charset=charset, filename=filename,
                 disposition=disposition, size=size, text=text, is_attachment=is_attachment,
-                html=html, depth=depth)
+                html=html, depth=depth, raw_text=raw_text)
     return part, anchors
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Protocol
 
 from mailguard.config import ActionSettings
 from mailguard.scan.facts import MessageFacts
@@ -83,12 +84,24 @@ class Check:
             raise ValueError(f"check {self.name}: phase {self.phase!r} is not one of {', '.join(PHASES)}")
 
 
+class SymbolRules(Protocol):
+    """Score overrides and composites, applied to every check's symbols (mailguard.rules)."""
+
+    @property
+    def scores(self) -> Mapping[str, float]: ...
+
+    def finish(self, symbols: Iterable[Symbol]) -> list[Symbol]: ...
+
+
 @dataclass
 class Pipeline:
     checks: tuple[Check, ...]
     thresholds: ActionSettings
     deadline: float  # seconds for the whole scan
     score_overrides: Mapping[str, float] = field(default_factory=dict)
+    # Rules' score overrides (over checks' defaults) and meta rules, once every check is done.
+    rules: SymbolRules | None = None
+    policy_thresholds: Mapping[str, ActionSettings] = field(default_factory=dict)  # by policy group
 
     async def scan(self, facts: MessageFacts, raw: bytes) -> Verdict:
         """Every phase at once, as `mailguard scan` needs (the session runs them as SMTP goes)."""
@@ -105,7 +118,10 @@ class Pipeline:
         """The verdict of the data-phase checks together with the symbols of earlier phases."""
         output = await self.run_checks(ctx, "data")
         symbols = [*early, *(self._rescored(s) for s in output.symbols)]
-        verdict = decide(symbols, self.thresholds, ctx.facts.queue_id)
+        if self.rules is not None:  # synchronous, after all checks: composites see every symbol
+            symbols = self.rules.finish(symbols)
+        thresholds = self.policy_thresholds.get(ctx.facts.policy, self.thresholds)
+        verdict = decide(symbols, thresholds, ctx.facts.queue_id)
         return dataclasses.replace(verdict, headers=output.headers)
 
     async def run_phase(self, phase: str, facts: MessageFacts) -> list[Symbol]:
@@ -122,8 +138,12 @@ class Pipeline:
         return verdict if verdict.forced is Action.REJECT else None
 
     def _rescored(self, sym: Symbol) -> Symbol:
+        if sym.neutral:
+            return sym
         if sym.name in self.score_overrides:
             return Symbol(sym.name, self.score_overrides[sym.name], sym.detail, sym.force, sym.description)
+        if self.rules is not None and sym.name in (scores := self.rules.scores):
+            return Symbol(sym.name, scores[sym.name], sym.detail, sym.force, sym.description)
         return sym
 
     async def run_checks(self, ctx: ScanContext, phase: str = "data") -> CheckOutput:

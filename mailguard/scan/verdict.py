@@ -35,6 +35,9 @@ class Symbol:
     detail: str = ""
     force: Action | None = None  # a symbol may force an action (GTUBE → reject)
     description: str = ""
+    # Zeroed on purpose by its check (a DMARC failure overridden by ARC): kept at 0 whatever
+    # score the rules give the name.
+    neutral: bool = False
 
 
 @dataclass(frozen=True)

@@ -54,9 +54,9 @@ class Runtime:
                                        protocol=proto, queue_id=facts.queue_id, rcpts=facts.rcpts,
                                        when=facts.received_at)
 
-    def outgoing(self, raw: bytes, verdict: Verdict, extra_headers: list[str]) -> bytes:
+    def outgoing(self, raw: bytes, verdict: Verdict, extra_headers: list[str], policy: str = "") -> bytes:
         return headers.forwarded_message(raw, verdict, authserv_id=self.authserv_id,
-                                         subject_tag=self.config.actions.subject_tag,
+                                         subject_tag=self.config.actions_for(policy).subject_tag,
                                          extra_headers=extra_headers)
 
     async def quarantine(self, ctx: ScanContext, verdict: Verdict) -> None:

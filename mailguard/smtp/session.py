@@ -53,6 +53,7 @@ class Transaction:
     rcpts: list[str] = field(default_factory=list)
     rcpt_params: list[list[str]] = field(default_factory=list)
     early: list[Symbol] = field(default_factory=list)  # symbols of the connect/mail/rcpt phases
+    policy: str | None = None  # the policy group, fixed by the first accepted recipient
 
 
 class ProxySession(SMTP):
@@ -314,7 +315,7 @@ class ProxySession(SMTP):
         assert self.txn is not None
         return MessageFacts(client=self.client, mail_from=self.txn.sender, rcpts=rcpts, queue_id=queue_id,
                             received_at=time.time() if received_at is None else received_at,
-                            smtputf8=self.txn.smtputf8)
+                            smtputf8=self.txn.smtputf8, policy=self.txn.policy or "")
 
     async def smtp_RCPT(self, arg: Optional[str]) -> None:
         if await self.check_helo_needed():
@@ -340,8 +341,15 @@ class ProxySession(SMTP):
         if len(self.txn.rcpts) >= self.runtime.config.server.max_recipients:
             await self.push("452 4.5.3 Error: too many recipients")
             return
+        group = self.runtime.config.policy_group(address)
+        if self.txn.policy is not None and group != self.txn.policy:
+            # One verdict per message: recipients of another policy group come in a new transaction.
+            await self.push("452 4.5.3 Too many recipients: this recipient's domain has another policy, "
+                            "send it in a separate transaction")
+            return
         pipeline = self.runtime.pipeline
-        rcpt_symbols = await pipeline.run_phase("rcpt", self._facts((address,))) if pipeline.has_phase("rcpt") else []
+        rcpt_facts = replace(self._facts((address,)), policy=group)
+        rcpt_symbols = await pipeline.run_phase("rcpt", rcpt_facts) if pipeline.has_phase("rcpt") else []
         refused = pipeline.early_reject([*self.txn.early, *rcpt_symbols]) if self.txn.early or rcpt_symbols else None
         if refused is not None:  # decided before the message: SMTP can answer this recipient alone
             log.info("%s RCPT <%s> refused early: %s", self.client.ip, address, ", ".join(refused.reasons()))
@@ -352,6 +360,7 @@ class ProxySession(SMTP):
         except DownstreamFailure as failure:
             reply = failure.reply
         if reply.ok:
+            self.txn.policy = group
             self.txn.rcpts.append(address)
             self.txn.rcpt_params.append(params)
             self.txn.early += rcpt_symbols
@@ -535,7 +544,7 @@ class ProxySession(SMTP):
         extra = []
         if runtime.config.relay.mode == "front":
             extra.append(runtime.received_header(facts))
-        message = runtime.outgoing(raw, verdict, extra)
+        message = runtime.outgoing(raw, verdict, extra, facts.policy)
         return await self.downstream.data(message)
 
 
