@@ -45,7 +45,7 @@ def scan(rules: RuleSet, raw: bytes, *checks: Check, facts: MessageFacts = FACTS
         scores = rules.scores
         finish = rules.finish
 
-        def refresh(self, force=False):
+        def refresh_in_background(self):
             pass
 
     rules_check = Check("RULES", RulesCheck(Book(), lists or LocalLists(ListsSettings())), budget=5.0)

@@ -139,6 +139,17 @@ def test_a_list_edited_then_sighup_takes_effect(postfix, start_mailguard, tmp_pa
     assert rcpt_answer(mg.port, "promo@late-spammer.test")[0] == 550
 
 
+def test_an_edited_list_takes_effect_without_a_signal(postfix, start_mailguard, tmp_path):
+    path = tmp_path / "national.list"
+    path.write_text("# empty for now\n")
+    mg = start_mailguard(postfix.port, lists={"check_seconds": 0.2, **block_list(path)})
+    assert rcpt_answer(mg.port, "promo@later.test")[0] == 250
+    path.write_text("".join(f"198.18.{i // 256}.{i % 256}\n" for i in range(20000)) + "later.test\n")
+    # Re-read in a worker thread after a session notices the change; sessions meanwhile use the old list.
+    wait_for(lambda: rcpt_answer(mg.port, "promo@later.test")[0] == 550, 20, what="the edited list in use")
+    assert "list national reloaded" in mg.log() and "20001 entries" in mg.log()
+
+
 def test_a_block_list_without_reject_scores_the_delivered_message(postfix, start_mailguard, tmp_path):
     path = tmp_path / "links.list"
     path.write_text("shady-links.test\n")

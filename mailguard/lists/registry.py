@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass, field
 
 from mailguard.config import ConfigError, ListFile, ListsSettings
 from mailguard.lists.contents import ListContents, parse
+from mailguard.watch import ReloadPacer
 
 log = logging.getLogger("mailguard.lists")
 
@@ -62,7 +62,7 @@ def read_list(spec: ListFile) -> LocalList:
 class LocalLists:
     settings: ListsSettings
     lists: dict[str, LocalList] = field(default_factory=dict)
-    _checked_at: float = 0.0
+    pacer: ReloadPacer = field(default_factory=lambda: ReloadPacer(0.0))
 
     @classmethod
     def load(cls, settings: ListsSettings, previous: LocalLists | None = None) -> LocalLists:
@@ -78,7 +78,9 @@ class LocalLists:
                     raise
                 log.error("%s; keeping the %d entries read before", exc, old.contents.size)
                 lists[spec.name] = LocalList(spec, old.contents, old.stamp)
-        return cls(settings, lists, time.monotonic())
+        pacer = ReloadPacer(settings.check_seconds)
+        pacer.mark()
+        return cls(settings, lists, pacer)
 
     def get(self, name: str) -> LocalList | None:
         return self.lists.get(name)
@@ -89,10 +91,14 @@ class LocalLists:
 
     def refresh(self, force: bool = False) -> None:
         """Re-read the files changed since they were read, at most every check_seconds."""
-        now = time.monotonic()
-        if not force and now - self._checked_at < self.settings.check_seconds:
-            return
-        self._checked_at = now
+        if force or self.pacer.due():
+            self._reread()
+
+    def refresh_in_background(self) -> None:
+        """refresh() from the event loop: the re-read runs in a worker thread (see ReloadPacer)."""
+        self.pacer.in_background(self._reread)
+
+    def _reread(self) -> None:
         for name, current in list(self.lists.items()):
             try:
                 if _stamp(current.spec.path) == current.stamp:

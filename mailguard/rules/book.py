@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from mailguard.rules.load import LoadContext, rule_files
 from mailguard.rules.model import RulesError
 from mailguard.rules.ruleset import RuleSet
 from mailguard.scan.verdict import Symbol
+from mailguard.watch import ReloadPacer
 
 log = logging.getLogger("mailguard.rules")
 
@@ -50,10 +50,9 @@ def _snapshot(layers: Sequence[Path]) -> Snapshot:
 class RuleBook:
     layers: tuple[Path, ...]
     context: LoadContext
-    check_seconds: float
     current: RuleSet
     snapshot: Snapshot = ()
-    _checked_at: float = field(default=0.0)
+    pacer: ReloadPacer = field(default_factory=lambda: ReloadPacer(0.0))
     refused: bool = False  # the files as they are now failed to load: `current` is an older set
 
     @classmethod
@@ -66,7 +65,7 @@ class RuleBook:
         if (previous is not None and not previous.refused and previous.snapshot == snapshot
                 and previous.layers == layers and previous.context == context):
             # Nothing changed (a SIGHUP for the config): keep the compiled sets and their warm DFAs.
-            return cls(layers, context, config.rules.check_seconds, previous.current, snapshot, time.monotonic())
+            return cls(layers, context, previous.current, snapshot, _pacer(config))
         refused = False
         try:
             current = RuleSet.load(layers, context)
@@ -77,14 +76,18 @@ class RuleBook:
             current, refused = previous.current, True
         else:
             _log_loaded(current)
-        return cls(layers, context, config.rules.check_seconds, current, snapshot, time.monotonic(), refused)
+        return cls(layers, context, current, snapshot, _pacer(config), refused)
 
     def refresh(self, force: bool = False) -> None:
         """Reload when a rule file was added, removed or changed (checked every check_seconds)."""
-        now = time.monotonic()
-        if not force and now - self._checked_at < self.check_seconds:
-            return
-        self._checked_at = now
+        if force or self.pacer.due():
+            self._reload_if_changed()
+
+    def refresh_in_background(self) -> None:
+        """refresh() from the event loop: compiling runs in a worker thread (see ReloadPacer)."""
+        self.pacer.in_background(self._reload_if_changed)
+
+    def _reload_if_changed(self) -> None:
         snapshot = _snapshot(self.layers)
         if snapshot == self.snapshot:
             return
@@ -105,6 +108,12 @@ class RuleBook:
 
     def finish(self, symbols: Iterable[Symbol]) -> list[Symbol]:
         return self.current.finish(symbols)
+
+
+def _pacer(config: Config) -> ReloadPacer:
+    pacer = ReloadPacer(config.rules.check_seconds)
+    pacer.mark()
+    return pacer
 
 
 def _log_refused(exc: RulesError) -> None:

@@ -1,0 +1,43 @@
+"""Pacing of the re-reads of files the admin edits (local lists, rule files)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger("mailguard.watch")
+
+
+@dataclass
+class ReloadPacer:
+    """Says when a re-read is due (at most every `every` seconds), and runs it in a worker thread
+    when asked from the event loop: parsing a 100,000-line list or compiling a rule set takes up
+    to a second or two, and no session should wait for it. Until the new state is ready, the old
+    one serves; the swap is one attribute assignment, so readers see one or the other."""
+
+    every: float
+    checked_at: float = 0.0
+    running: asyncio.Future | None = field(default=None, repr=False)
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self.checked_at < self.every or (self.running is not None and not self.running.done()):
+            return False
+        self.checked_at = now  # marked before the work: concurrent callers do not all re-read
+        return True
+
+    def mark(self) -> None:
+        self.checked_at = time.monotonic()
+
+    def in_background(self, reread: Callable[[], None]) -> None:
+        """reread() in a worker thread if due; returns at once."""
+        if self.due():
+            self.running = asyncio.get_running_loop().run_in_executor(None, reread)
+            self.running.add_done_callback(_log_failure)
+
+
+def _log_failure(future: asyncio.Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("re-reading files failed", exc_info=future.exception())
