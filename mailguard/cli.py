@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rcpt", metavar="ADDR", action="append", default=[])
     p.add_argument("paths", metavar="PATH", nargs="+")
 
+    from mailguard.commands import train_cmd
+
+    _common(train_cmd.add_parser(sub))
+
     p = sub.add_parser("quarantine", help="list, show, release or delete quarantined messages")
     qsub = p.add_subparsers(dest="qcommand", metavar="ACTION", required=True)
     q = qsub.add_parser("list", help="newest first")
@@ -137,6 +141,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return scan_cmd.run(args, load_config(args))
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from mailguard.commands import train_cmd
+
+    return train_cmd.run(args, load_config(args))
+
+
 def cmd_quarantine(args: argparse.Namespace) -> int:
     from mailguard.commands import store_cmds
 
@@ -150,7 +160,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"serve": cmd_serve, "config": cmd_config, "scan": cmd_scan, "quarantine": cmd_quarantine,
-            "history": cmd_history}
+            "history": cmd_history, "train": cmd_train}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
