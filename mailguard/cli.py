@@ -110,9 +110,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls_context = tls_context_for(config)  # may refuse the config: before anything is replaced
         current = CheckServices.for_config(config, services[-1] if services else None)
         services[:] = [current]
+        autolearn = None
+        if config.bayes.autolearn and current.bayes is not None:
+            from mailguard.bayes.autolearn import AutoLearner
+
+            autolearn = AutoLearner(config.bayes, current.bayes, store)
         return Runtime(config=config, pipeline=build_pipeline(config, services=current), store=store,
                        hostname=config.hostname, tls_context=tls_context,
-                       trusted_networks=config.trusted_networks, resolver=current.resolver)
+                       trusted_networks=config.trusted_networks, resolver=current.resolver, autolearn=autolearn)
 
     async def run() -> int:
         store = SqliteStore(cfg.state_dir, cfg.store.history_days)

@@ -36,6 +36,7 @@ class ModelHolder:
     check_seconds: float = 5.0
     model: BayesModel | None = None
     hasher: Hasher | None = None
+    refused: bool = False  # the file exists but failed to load (autolearn must not overwrite it)
     _signature: tuple[int, int, int] | None = None
     _checked: float = 0.0
     _loading: asyncio.Task | None = field(default=None, repr=False)
@@ -71,6 +72,7 @@ class ModelHolder:
 
     def _install(self, signature, loaded: BayesModel | None | Exception) -> None:
         self._signature = signature
+        self.refused = isinstance(loaded, Exception)
         if isinstance(loaded, Exception):
             kept = "keeping the model loaded before" if self.model is not None else "running without Bayes"
             log.error("Bayes model refused: %s; %s", loaded, kept)
@@ -84,6 +86,15 @@ class ModelHolder:
             if self.hasher is None or self.hasher.bits != loaded.bits:
                 self.hasher = Hasher(loaded.bits)
             log.info("Bayes model %s loaded: %d spam, %d ham learnt", self.path, loaded.nspam, loaded.nham)
+
+    def adopt(self, model: BayesModel) -> None:
+        """`model` was just written to the file by this process (autolearn): use it, don't re-read it."""
+        from mailguard.bayes.model import Hasher
+
+        self.model, self.refused = model, False
+        if self.hasher is None or self.hasher.bits != model.bits:
+            self.hasher = Hasher(model.bits)
+        self._signature = _signature(self.path)
 
     def poll(self) -> None:
         """From the scan path: at most every check_seconds, start a reload if the file changed."""

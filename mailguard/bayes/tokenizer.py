@@ -23,8 +23,8 @@ from mailguard.scan.message import ParsedMessage
 TOKENIZER_VERSION = 1
 
 # Caps
-MAX_TEXT_CHARS = 200_000  # characters of body text read per message
-MAX_WORDS = 4_000  # body words per message (each gives up to four tokens)
+MAX_TEXT_CHARS = 200_000  # characters of one text read
+MAX_WORDS = 2_000  # body words per message, over all parts (each gives up to four tokens)
 MAX_TOKENS = 20_000
 MAX_LINKS = 100
 MAX_RECEIVED = 10
@@ -37,7 +37,10 @@ _IGNORED_PREFIXES = ("x-spam", "x-mailguard", "x-advertising", "authentication-r
 _ADDRESS_HEADERS = ("from", "reply-to", "sender", "return-path", "to", "cc", "errors-to")
 _WORD_HEADERS = ("subject", "x-mailer", "user-agent", "organization", "content-type",
                  "list-id", "x-mailing-list", "precedence")
-_WORD = re.compile(r"[^\W_](?:[\w'’$€£%.,:/@-]*[^\W_])?|[$€£]\d[\d.,]*")
+# A word starts with a letter, digit or currency sign and runs on through the characters that
+# join words in mail (don't, $1,000.00, example.com, a@b.c); punctuation it ends with is stripped.
+_WORD = re.compile(r"[\w$€£][\w'’$€£%.,:/@-]*")
+_WORD_END = ".,:/'’-@_"
 _SPLIT = re.compile(r"[\W_]+")
 _RECEIVED_HOST = re.compile(r"(?:from|by)\s+([A-Za-z0-9][A-Za-z0-9.-]{0,200})")
 _IPV4 = re.compile(r"\b(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}\b")
@@ -49,7 +52,8 @@ def fold(word: str) -> str:
     if word.isascii():
         return word
     decomposed = unicodedata.normalize("NFD", word.translate(_FOLD_EXTRA))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return word if folded == word else folded
 
 
 def normalize(text: str) -> str:
@@ -66,34 +70,38 @@ def _shape(word: str) -> str:
 
 def word_tokens(text: str, prefix: str = "", bigrams: bool = True, max_words: int = MAX_WORDS) -> list[str]:
     """Tokens of free text: words (and folded forms), and bigrams of adjacent words."""
-    text = normalize(text[:MAX_TEXT_CHARS])
+    return _word_tokens(text, prefix, bigrams, max_words)[0]
+
+
+def _word_tokens(text: str, prefix: str, bigrams: bool, max_words: int) -> tuple[list[str], int]:
+    """(tokens, words read)."""
+    words = _WORD.findall(normalize(text[:MAX_TEXT_CHARS]))
     out: list[str] = []
-    previous: str | None = None
-    previous_folded: str | None = None
-    for n, m in enumerate(_WORD.finditer(text)):
-        if n >= max_words:
-            out.append(prefix + "cap:words")
-            break
-        word = m.group().strip(".,:/'’")
-        if len(word) < MIN_WORD:
-            previous = previous_folded = None
+    add = out.append
+    if len(words) > max_words:
+        words = words[:max_words]
+        add("cap:words")
+    previous = previous_folded = ""  # "": no word before (a short or giant one breaks the chain)
+    for word in words:
+        word = word.strip(_WORD_END)
+        length = len(word)
+        if length < MIN_WORD or length > MAX_WORD:
+            if length > MAX_WORD:
+                add(_shape(word))
+                if "@" in word or "/" in word or "." in word:  # addresses, paths: their pieces count
+                    out.extend(piece for piece in _SPLIT.split(word) if MIN_WORD <= len(piece) <= MAX_WORD)
+            previous = previous_folded = ""
             continue
-        if len(word) > MAX_WORD:
-            out.append(prefix + _shape(word))
-            if "@" in word or "/" in word or "." in word:  # addresses, paths: their pieces count
-                out.extend(prefix + piece for piece in _SPLIT.split(word) if MIN_WORD <= len(piece) <= MAX_WORD)
-            previous = previous_folded = None
-            continue
-        folded = fold(word)
-        out.append(prefix + word)
-        if folded != word:
-            out.append(prefix + folded)
-        if bigrams and previous is not None:
-            out.append(f"{prefix}{previous} {word}")
-            if folded != word or previous_folded != previous:
-                out.append(f"{prefix}{previous_folded} {folded}")
+        add(word)
+        folded = word if word.isascii() else fold(word)
+        if folded is not word:
+            add(folded)
+        if bigrams and previous:
+            add(previous + " " + word)
+            if folded is not word or previous_folded is not previous:
+                add(previous_folded + " " + folded)
         previous, previous_folded = word, folded
-    return out
+    return ([prefix + token for token in out] if prefix else out), len(words)
 
 
 def _address_tokens(name: str, value: str) -> list[str]:
@@ -206,9 +214,10 @@ def tokens(msg: ParsedMessage) -> list[str]:
     out += part_tokens(msg)
     out += ["mime:" + code.lower() for code in sorted(msg.problem_codes)]
     out += link_tokens(msg)
+    words_left = MAX_WORDS
     for part in msg.parts[:50]:
-        if part.text:
-            out += word_tokens(part.text)
-            if len(out) > MAX_TOKENS:
-                break
+        if part.text and words_left > 0:
+            body, read = _word_tokens(part.text, "", True, words_left)
+            words_left -= read
+            out += body
     return out[:MAX_TOKENS]

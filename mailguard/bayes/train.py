@@ -12,10 +12,13 @@ would then subtract from other messages' counts.
 """
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+import numpy as np
 
 from mailguard.bayes import persist
 from mailguard.bayes.digest import message_digest
@@ -63,12 +66,11 @@ class Learner:
             model = BayesModel()
         return cls(model, store, path)
 
-    def _prepare(self, raws: Iterable[bytes]) -> list[tuple[str, ParsedMessage]]:
-        out = []
-        for raw in raws:
-            msg = ParsedMessage.from_bytes(raw)
-            out.append((message_digest(raw, msg), msg))
-        return out
+    def _prepare(self, raws: list[bytes]) -> list[tuple[str, np.ndarray]]:
+        """(digest, slots) of each message: CPU work, run in a worker thread."""
+        messages = [ParsedMessage.from_bytes(raw) for raw in raws]
+        slots = self.hasher.slots_many([tokens(msg) for msg in messages])
+        return [(message_digest(raw, msg), s) for raw, msg, s in zip(raws, messages, slots)]
 
     async def learn(self, raws: Iterable[bytes], label: Label,
                     progress: Callable[[int], None] | None = None) -> LearnResult:
@@ -83,18 +85,14 @@ class Learner:
 
     async def _learn_batch(self, batch: list[bytes], label: Label) -> LearnResult:
         result = LearnResult()
-        prepared = self._prepare(batch)
+        prepared = await asyncio.to_thread(self._prepare, batch)
         known = await self._labels([d for d, _ in prepared])
-        todo: list[tuple[str, ParsedMessage, str | None]] = []
-        for digest, msg in prepared:
+        for digest, s in prepared:
             before = known.get(digest)
             if before == label:
                 result.already += 1
                 continue
-            todo.append((digest, msg, before))
             known[digest] = label  # a repeat inside the batch is "already"
-        slots = self.hasher.slots_many([tokens(msg) for _, msg, _ in todo])
-        for (digest, _, before), s in zip(todo, slots):
             if before is not None:
                 self.model.unlearn(s, before == "spam")
                 result.moved += 1
@@ -107,17 +105,13 @@ class Learner:
     async def forget(self, raws: Iterable[bytes], progress: Callable[[int], None] | None = None) -> LearnResult:
         result = LearnResult()
         for batch in _batches(raws):
-            prepared = self._prepare(batch)
+            prepared = await asyncio.to_thread(self._prepare, batch)
             known = await self._labels([d for d, _ in prepared])
-            todo = []
-            for digest, msg in prepared:
+            for digest, s in prepared:
                 before = known.pop(digest, None)
                 if before is None:
                     result.unknown += 1
                     continue
-                todo.append((digest, msg, before))
-            slots = self.hasher.slots_many([tokens(msg) for _, msg, _ in todo])
-            for (digest, _, before), s in zip(todo, slots):
                 self.model.unlearn(s, before == "spam")
                 self._pending[digest] = None
                 result.forgotten += 1
@@ -146,7 +140,7 @@ class Learner:
         if not self._pending:
             return
         if self.path is not None:
-            persist.save(self.model, self.path)
+            await asyncio.to_thread(persist.save, self.model, self.path)
         pending, self._pending = self._pending, {}
         await self.store.set_learned(pending)
 
