@@ -66,3 +66,23 @@ def test_a_refused_model_file_is_never_overwritten_by_autolearn(tmp_path):
 
     assert asyncio.run(go()) == 0
     assert path.read_bytes() == b"garbage"
+
+
+def test_service_learner_learns_and_forgets_into_the_served_model(tmp_path):
+    from mailguard.bayes.autolearn import ServiceLearner
+
+    path = tmp_path / "bayes.model"
+
+    async def go():
+        async with SqliteStore(tmp_path) as store:
+            holder = ModelHolder.load(path)
+            service = ServiceLearner(holder, store)
+            learnt = await service.learn([(msg(1, True), "spam"), (msg(2, False), "ham"), (msg(3, True), "spam")])
+            counts = (holder.model.nspam, holder.model.nham)
+            forgotten = await service.forget([msg(3, True), msg(99, True)])
+            return learnt, counts, forgotten, holder
+
+    learnt, counts, forgotten, holder = asyncio.run(go())
+    assert (learnt, counts, forgotten) == (3, (2, 1), 1)
+    assert (holder.model.nspam, holder.model.nham) == (1, 1)
+    assert (persist.load(path).nspam, persist.load(path).nham) == (1, 1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mailguard.bayes.holder import ModelHolder
@@ -37,6 +38,51 @@ def autolearn_label(verdict: Verdict, settings: BayesSettings) -> str | None:
 
 
 @dataclass
+class ServiceLearner:
+    """Learning inside the serving process (autolearn, and users' reports through the same
+    calls): the file is re-read first if it changed, the holder's model is learnt, written and
+    kept in use. One batch at a time (a lock), so two callers never interleave their writes."""
+
+    holder: ModelHolder
+    store: Store
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    async def learn(self, items: Sequence[tuple[bytes, str]]) -> int:
+        """Learn (raw message, "spam" | "ham") pairs; the number newly learnt or moved."""
+        return await self._apply(items, forget=False)
+
+    async def forget(self, raws: Sequence[bytes]) -> int:
+        """Unlearn messages with the label they were learnt with; the number unlearnt."""
+        return await self._apply([(raw, "") for raw in raws], forget=True)
+
+    async def _apply(self, items: Sequence[tuple[bytes, str]], forget: bool) -> int:
+        from mailguard.bayes.model import BayesModel
+        from mailguard.bayes.train import Learner
+
+        if not items:
+            return 0
+        async with self._lock:
+            await asyncio.to_thread(self.holder.refresh)
+            if self.holder.refused:
+                log.error("Bayes learning skipped for %d messages: the model file %s is refused", len(items),
+                          self.holder.path)
+                return 0
+            model = self.holder.model or BayesModel()
+            learner = Learner(model, self.store, self.holder.path)
+            done = 0
+            if forget:
+                done = (await learner.forget([raw for raw, _ in items])).forgotten
+            for label in ("spam", "ham"):
+                raws = [raw for raw, lb in items if lb == label]
+                if raws:
+                    result = await learner.learn(raws, label)  # type: ignore[arg-type]
+                    done += result.learnt + result.moved
+            await learner.save()
+            self.holder.adopt(model)
+            return done
+
+
+@dataclass
 class AutoLearner:
     settings: BayesSettings
     holder: ModelHolder
@@ -44,6 +90,7 @@ class AutoLearner:
     flush_seconds: float = FLUSH_SECONDS
     queue: list[tuple[bytes, str]] = field(default_factory=list)
     _task: asyncio.Task | None = field(default=None, repr=False)
+    _service: ServiceLearner | None = field(default=None, repr=False)
 
     def consider(self, raw: bytes, verdict: Verdict) -> str | None:
         """Queue the message when its verdict is far enough; the label queued, or None."""
@@ -64,26 +111,11 @@ class AutoLearner:
 
     async def flush(self) -> int:
         """Learn what is queued now; the number of messages newly learnt or moved."""
-        from mailguard.bayes.model import BayesModel
-        from mailguard.bayes.train import Learner
-
         batch, self.queue = self.queue, []
-        if not batch:
-            return 0
-        await asyncio.to_thread(self.holder.refresh)
-        if self.holder.refused:
-            log.error("autolearn skipped %d messages: the model file %s is refused", len(batch), self.holder.path)
-            return 0
-        model = self.holder.model or BayesModel()
-        learner = Learner(model, self.store, self.holder.path)
-        done = 0
-        for label in ("spam", "ham"):
-            raws = [raw for raw, lb in batch if lb == label]
-            if raws:
-                result = await learner.learn(raws, label)  # type: ignore[arg-type]
-                done += result.learnt + result.moved
-        await learner.save()
-        self.holder.adopt(model)
-        log.info("autolearn: %d of %d messages learnt; model has %d spam, %d ham", done, len(batch),
-                 model.nspam, model.nham)
+        if self._service is None:
+            self._service = ServiceLearner(self.holder, self.store)
+        done = await self._service.learn(batch)
+        if batch and not self.holder.refused and self.holder.model is not None:
+            log.info("autolearn: %d of %d messages learnt; model has %d spam, %d ham", done, len(batch),
+                     self.holder.model.nspam, self.holder.model.nham)
         return done
