@@ -192,3 +192,32 @@ def test_pipeline_runs_bayes_offline_from_the_state_dir(tmp_path):
     finally:
         services.close()
     assert verdict.symbol("BAYES_SPAM") is not None
+
+
+def test_a_model_file_changed_while_serving_is_picked_up_without_a_reload(tmp_path):
+    path = tmp_path / "bayes.model"
+    saved_model(path, 3, 3)
+    holder = ModelHolder.load(path)
+    holder.check_seconds = 0.0
+    first = holder.model
+
+    async def go():
+        saved_model(path, 4, 3)
+        holder.poll()  # sees the new file, loads it in a worker thread
+        await holder._loading
+        return holder.model
+
+    second = run(go())
+    assert second is not first and (second.nspam, second.nham) == (4, 3)
+
+
+def test_bayes_settings_are_validated_with_the_line_named():
+    from mailguard.config import ConfigError, from_text
+
+    with pytest.raises(ConfigError, match=r"cfg.toml:3: \[bayes\] spam_probability"):
+        from_text("[bayes]\nham_probability = 0.5\nspam_probability = 0.4\n", "cfg.toml")
+    with pytest.raises(ConfigError, match=r"\[bayes\] min_spam"):
+        from_text("[bayes]\nmin_spam = -1\n", "cfg.toml")
+    with pytest.raises(ConfigError, match=r"\[bayes\] autolearn_ham"):
+        from_text("[bayes]\nautolearn_ham = 20.0\n", "cfg.toml")
+    assert from_text("[bayes]\nmin_spam = 50\nautolearn = true\n").bayes.min_spam == 50

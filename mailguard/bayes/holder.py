@@ -1,9 +1,10 @@
 """The model a process scores with: loaded once, reloaded when its file changes, last good kept.
 
 A missing file means no model (no Bayes symbols, not an error). A file that fails to load is
-logged as an error naming it, and the last good model (if any) stays in use. The file is
-re-checked at most every `check_seconds` from the scan path (one stat) and on every reload of
-the config (SIGHUP); a changed file is loaded in a worker thread, never on the event loop.
+logged as an error naming it, and the last good model (if any) stays in use. The file is read at
+start and on every reload of the config (SIGHUP), at once like the config itself; between
+those, the scan path checks it at most every `check_seconds` (one stat) and loads a changed
+file in a worker thread, off the event loop.
 """
 from __future__ import annotations
 
