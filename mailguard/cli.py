@@ -165,7 +165,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"serve": cmd_serve, "config": cmd_config, "scan": cmd_scan, "quarantine": cmd_quarantine,
-            "history": cmd_history, "train": cmd_train}
+            "history": cmd_history}
+COMMANDS["train"] = cmd_train
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,10 +4,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from mailguard.bayes.holder import ModelHolder
 from mailguard.checks.faults import FAULTS
 from mailguard.checks.gtube import check_gtube
 from mailguard.checks.mime import check_mime
-from mailguard.bayes.holder import ModelHolder
 from mailguard.config import Config, DnsblSettings, DnsSettings
 from mailguard.dnsbl.zones import ZoneHealth
 from mailguard.dnsresolver import Resolver
