@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rcpt", metavar="ADDR", action="append", default=[])
     p.add_argument("paths", metavar="PATH", nargs="+")
 
+    from mailguard.commands import train_cmd
+
+    _common(train_cmd.add_parser(sub))
+
     p = sub.add_parser("quarantine", help="list, show, release or delete quarantined messages")
     qsub = p.add_subparsers(dest="qcommand", metavar="ACTION", required=True)
     q = qsub.add_parser("list", help="newest first")
@@ -113,9 +117,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls_context = tls_context_for(config)  # may refuse the config: before anything is replaced
         current = CheckServices.for_config(config, services[-1] if services else None)
         services[:] = [current]
+        autolearn = None
+        if config.bayes.autolearn and current.bayes is not None:
+            from mailguard.bayes.autolearn import AutoLearner
+
+            autolearn = AutoLearner(config.bayes, current.bayes, store)
         return Runtime(config=config, pipeline=build_pipeline(config, services=current), store=store,
                        hostname=config.hostname, tls_context=tls_context,
-                       trusted_networks=config.trusted_networks, resolver=current.resolver)
+                       trusted_networks=config.trusted_networks, resolver=current.resolver, autolearn=autolearn)
 
     async def run() -> int:
         store = SqliteStore(cfg.state_dir, cfg.store.history_days)
@@ -150,6 +159,12 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return rules_cmd.check(args, load_config(args))
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from mailguard.commands import train_cmd
+
+    return train_cmd.run(args, load_config(args))
+
+
 def cmd_quarantine(args: argparse.Namespace) -> int:
     from mailguard.commands import store_cmds
 
@@ -163,7 +178,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"serve": cmd_serve, "config": cmd_config, "scan": cmd_scan, "quarantine": cmd_quarantine,
-            "history": cmd_history, "rules": cmd_rules}
+            "history": cmd_history, "rules": cmd_rules, "train": cmd_train}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

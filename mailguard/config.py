@@ -222,6 +222,24 @@ class FaultSettings:
 
 
 @dataclass(frozen=True)
+class BayesSettings:
+    """The naive Bayes content model (README, "Content model (Bayes)")."""
+
+    enabled: bool = True
+    budget_ms: int = 500
+    model_file: str = "bayes.model"  # relative to [store] state_dir
+    min_spam: int = 200  # no Bayes symbol until this many spam and ham were learnt
+    min_ham: int = 200
+    spam_probability: float = 0.9  # from here up BAYES_SPAM
+    ham_probability: float = 0.2  # from here down BAYES_HAM; between the two BAYES_UNSURE (score 0)
+    spam_score: float = 5.5  # BAYES_SPAM's score at full confidence (p = 1)
+    ham_score: float = -3.0  # BAYES_HAM's score at full confidence (p = 0)
+    autolearn: bool = False
+    autolearn_spam: float = 12.0  # learn as spam a verdict scoring this or more (Bayes symbols left out)
+    autolearn_ham: float = -1.0  # learn as ham a verdict scoring this or less (Bayes symbols left out)
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerSettings = field(default_factory=ServerSettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
@@ -234,6 +252,7 @@ class Config:
     rules: RulesSettings = field(default_factory=RulesSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     faults: FaultSettings = field(default_factory=FaultSettings)
+    bayes: BayesSettings = field(default_factory=BayesSettings)
     source: str = "<defaults>"  # the file this came from
 
     @property
@@ -275,6 +294,10 @@ class Config:
         """The thresholds and subject tag of a policy group ([actions] for "" or an unknown one)."""
         found = next((g for g in self.policy.group if g.name == group), None)
         return found.thresholds(self.actions) if found else self.actions
+
+    @property
+    def bayes_model_path(self) -> Path:
+        return self.state_dir / os.path.expanduser(self.bayes.model_file)
 
     def replace(self, section: str, **changes: Any) -> "Config":
         """A copy with some keys of one section changed (command-line overrides)."""
@@ -440,8 +463,27 @@ def _validate(cfg: Config, where: str, text: str) -> None:
     for fault in cfg.faults.checks:
         if fault not in ("raise", "hang"):
             fail("faults", "checks", f"{fault!r}: expected \"raise\" or \"hang\"")
+    _validate_bayes(cfg.bayes, fail)
     if cfg.server.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         fail("server", "log_level", "one of debug, info, warning, error")
+
+
+def _validate_bayes(b: BayesSettings, fail) -> None:
+    if b.budget_ms <= 0:
+        fail("bayes", "budget_ms", "must be greater than 0")
+    for key in ("min_spam", "min_ham"):
+        if getattr(b, key) < 0:
+            fail("bayes", key, "must be 0 or more")
+    if not 0.0 <= b.ham_probability < b.spam_probability <= 1.0:
+        fail("bayes", "spam_probability", "0 <= ham_probability < spam_probability <= 1")
+    if b.spam_score < 0:
+        fail("bayes", "spam_score", "must be 0 or more")
+    if b.ham_score > 0:
+        fail("bayes", "ham_score", "must be 0 or less")
+    if b.autolearn_ham >= b.autolearn_spam:
+        fail("bayes", "autolearn_ham", "must be below autolearn_spam")
+    if not b.model_file.strip():
+        fail("bayes", "model_file", "a file name is required")
 
 
 def _line_of_item(text: str, table: str, index: int, key: str | None) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from mailguard.bayes.holder import ModelHolder
 from mailguard.checks.faults import FAULTS
 from mailguard.checks.gtube import check_gtube
 from mailguard.checks.mime import check_mime
@@ -30,6 +31,7 @@ class CheckServices:
     dnsbl: DnsblSettings = field(default_factory=DnsblSettings)
     zone_health: ZoneHealth | None = None
     rules: RuleBook | None = None  # reloaded on SIGHUP and file change, keeping the last good set
+    bayes: ModelHolder | None = None  # the content model; None when [bayes] is off
 
     @classmethod
     def for_config(cls, config: Config, previous: CheckServices | None = None) -> CheckServices:
@@ -44,10 +46,26 @@ class CheckServices:
             executor = ThreadPoolExecutor(max_workers=config.auth.threads, thread_name_prefix="mailguard-auth")
         health = previous.zone_health if previous and previous.dnsbl == config.dnsbl else None
         return cls(config.dns, config.auth.threads, resolver, executor, lists, config.dnsbl,
-                   health or ZoneHealth.for_settings(config.dnsbl), rules)
+                   health or ZoneHealth.for_settings(config.dnsbl), rules,
+                   _bayes_holder(config, previous.bayes if previous else None))
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _bayes_holder(config: Config, previous: ModelHolder | None) -> ModelHolder | None:
+    if not config.bayes.enabled:
+        return None
+    return ModelHolder.load(config.bayes_model_path, previous)
+
+
+def _bayes_checks(config: Config, services: CheckServices) -> list[Check]:
+    if services.bayes is None:
+        return []
+    from mailguard.bayes.check import BayesCheck
+
+    bayes = BayesCheck(config.bayes, services.bayes)
+    return [Check("BAYES", bayes, budget=bayes.budget)]
 
 
 def _network_checks(config: Config, services: CheckServices) -> list[Check]:
@@ -99,6 +117,7 @@ def build_checks(config: Config, offline: bool = False, services: CheckServices 
     services = services or CheckServices.for_config(config)
     checks += _list_checks(config, services, offline)
     checks += _rules_checks(config, services)
+    checks += _bayes_checks(config, services)  # needs no network: offline too
     if not offline:
         checks += _network_checks(config, services)
     checks += [Check(f"FAULT_{kind.upper()}", FAULTS[kind], budget=config.server.scan_timeout)

@@ -38,6 +38,7 @@ class Runtime:
     tls_context: ssl.SSLContext | None
     trusted_networks: tuple
     resolver: Resolver | None = None  # for the client's verified name (XCLIENT NAME=)
+    autolearn: object | None = None  # mailguard.bayes.autolearn.AutoLearner when [bayes] autolearn is on
 
     @property
     def authserv_id(self) -> str:
@@ -69,6 +70,8 @@ class Runtime:
             await self.store.record_history(message_record(ctx, verdict, outcome))
         except Exception:
             log.exception("%s could not write the history row", ctx.facts.queue_id)
+        if self.autolearn is not None:
+            self.autolearn.consider(ctx.raw, verdict)
 
 
 def tls_context_for(config: Config) -> ssl.SSLContext | None:

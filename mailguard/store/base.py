@@ -5,6 +5,7 @@ durable when `quarantine()` returns; the session answers 250 only after that.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from mailguard.store.records import MessageRecord, QuarantineEntry
@@ -41,3 +42,9 @@ class Store(Protocol):
 
     async def purge_history(self, now: float | None = None) -> int:
         """Drop the day partitions older than history_days; the number of rows dropped."""
+
+    async def learned_labels(self, digests: Sequence[str]) -> dict[str, str]:
+        """The label ("spam" / "ham") each digest was learnt with (Bayes); unknown ones absent."""
+
+    async def set_learned(self, changes: Mapping[str, str | None], now: float | None = None) -> None:
+        """Record digests as learnt with a label, or as no longer learnt (None); one transaction."""

@@ -59,7 +59,15 @@ async def _v2_quarantine_added_headers(db: aiosqlite.Connection) -> None:
     await db.execute("ALTER TABLE quarantine ADD COLUMN added_headers TEXT NOT NULL DEFAULT '[]'")
 
 
-MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_quarantine_added_headers)
+async def _v3_learned(db: aiosqlite.Connection) -> None:
+    # The messages the Bayes model learnt, by digest (mailguard/bayes/digest.py): learning is
+    # idempotent, a relearn with the other label moves the message, and `train --forget` finds
+    # the label it was learnt with.
+    await db.execute("CREATE TABLE learned (digest TEXT PRIMARY KEY, label TEXT NOT NULL "
+                     "CHECK (label IN ('spam', 'ham')), learnt_at REAL NOT NULL)")
+
+
+MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_quarantine_added_headers, _v3_learned)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 import time as _time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -279,6 +279,30 @@ class SqliteStore:
                     await db.execute(f'DROP TABLE "{table}"')
                     dropped += count
         return dropped
+
+    # --- learnt messages (Bayes) ---------------------------------------------------------------
+
+    async def learned_labels(self, digests: Sequence[str]) -> dict[str, str]:
+        """The label ("spam" / "ham") each of these digests was learnt with; unknown ones absent."""
+        found: dict[str, str] = {}
+        with self._failing("reading learnt messages"):
+            async with self._transaction(write=False) as db:
+                for start in range(0, len(digests), 500):  # SQLite's bound on host parameters
+                    chunk = list(digests[start:start + 500])
+                    rows = await db.execute_fetchall(
+                        f"SELECT digest, label FROM learned WHERE digest IN ({', '.join('?' for _ in chunk)})", chunk)
+                    found.update((d, label) for d, label in rows)
+        return found
+
+    async def set_learned(self, changes: Mapping[str, str | None], now: float | None = None) -> None:
+        """Record each digest as learnt with its label, or as not learnt (None), in one transaction."""
+        t = _time.time() if now is None else now
+        with self._failing("recording learnt messages"):
+            async with self._transaction(write=True) as db:
+                await db.executemany("DELETE FROM learned WHERE digest = ?",
+                                     [(d,) for d, label in changes.items() if label is None])
+                await db.executemany("INSERT OR REPLACE INTO learned (digest, label, learnt_at) VALUES (?, ?, ?)",
+                                     [(d, label, t) for d, label in changes.items() if label is not None])
 
     # --- rows ---------------------------------------------------------------------------------
 

@@ -1,0 +1,156 @@
+"""Learning and unlearning messages: the one API for `mailguard train`, autolearn and reports.
+
+A message is named by its digest (digest.py); the store's `learned` table says which label each
+digest was learnt with. So learning is idempotent (a message learnt twice counts once), a
+message learnt with the other label is moved (unlearnt, then learnt), and forgetting unlearns
+with the label it was learnt with.
+
+Order of writes: the model file first (atomically), then the store. If the process dies in
+between, the store does not know of the last batch: relearning it counts it again, once. The
+other order could leave the store claiming messages the model never counted, which `--forget`
+would then subtract from other messages' counts.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from mailguard.bayes import persist
+from mailguard.bayes.digest import message_digest
+from mailguard.bayes.model import BayesModel, Hasher
+from mailguard.bayes.tokenizer import tokens
+from mailguard.scan.message import ParsedMessage
+from mailguard.store.base import Store
+
+Label = Literal["spam", "ham"]
+BATCH = 500
+
+
+@dataclass
+class LearnResult:
+    learnt: int = 0  # newly counted
+    moved: int = 0  # had been learnt with the other label
+    already: int = 0  # learnt with this label before: nothing done
+    forgotten: int = 0
+    unknown: int = 0  # --forget of a message never learnt
+
+    def add(self, other: LearnResult) -> None:
+        for name in ("learnt", "moved", "already", "forgotten", "unknown"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class Learner:
+    model: BayesModel
+    store: Store
+    path: Path | None  # where save() writes the model; None: never written (tests)
+    hasher: Hasher = field(default=None)  # type: ignore[assignment]
+    _pending: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.hasher is None:
+            self.hasher = Hasher(self.model.bits)
+
+    @classmethod
+    def open(cls, path: Path, store: Store) -> Learner:
+        """The learner of the model in `path`, a new model when there is none (ModelFileError
+        when the file exists but cannot be used)."""
+        try:
+            model = persist.load(path)
+        except FileNotFoundError:
+            model = BayesModel()
+        return cls(model, store, path)
+
+    def _prepare(self, raws: list[bytes]) -> list[tuple[str, np.ndarray]]:
+        """(digest, slots) of each message: CPU work, run in a worker thread."""
+        messages = [ParsedMessage.from_bytes(raw) for raw in raws]
+        slots = self.hasher.slots_many([tokens(msg) for msg in messages])
+        return [(message_digest(raw, msg), s) for raw, msg, s in zip(raws, messages, slots)]
+
+    async def learn(self, raws: Iterable[bytes], label: Label,
+                    progress: Callable[[int], None] | None = None) -> LearnResult:
+        """Learn the messages as `label`; the model is changed in memory (save() writes it) and
+        the store is told at save()."""
+        result = LearnResult()
+        for batch in _batches(raws):
+            result.add(await self._learn_batch(batch, label))
+            if progress:
+                progress(len(batch))
+        return result
+
+    async def _learn_batch(self, batch: list[bytes], label: Label) -> LearnResult:
+        result = LearnResult()
+        prepared = await asyncio.to_thread(self._prepare, batch)
+        known = await self._labels([d for d, _ in prepared])
+        for digest, s in prepared:
+            before = known.get(digest)
+            if before == label:
+                result.already += 1
+                continue
+            known[digest] = label  # a repeat inside the batch is "already"
+            if before is not None:
+                self.model.unlearn(s, before == "spam")
+                result.moved += 1
+            else:
+                result.learnt += 1
+            self.model.learn(s, label == "spam")
+            self._pending[digest] = label
+        return result
+
+    async def forget(self, raws: Iterable[bytes], progress: Callable[[int], None] | None = None) -> LearnResult:
+        result = LearnResult()
+        for batch in _batches(raws):
+            prepared = await asyncio.to_thread(self._prepare, batch)
+            known = await self._labels([d for d, _ in prepared])
+            for digest, s in prepared:
+                before = known.pop(digest, None)
+                if before is None:
+                    result.unknown += 1
+                    continue
+                self.model.unlearn(s, before == "spam")
+                self._pending[digest] = None
+                result.forgotten += 1
+            if progress:
+                progress(len(batch))
+        return result
+
+    async def _labels(self, digests: list[str]) -> dict[str, str]:
+        """Labels as the store has them, overlaid with this learner's unsaved changes."""
+        known = await self.store.learned_labels(digests)
+        for d in digests:
+            if d in self._pending:
+                label = self._pending[d]
+                if label is None:
+                    known.pop(d, None)
+                else:
+                    known[d] = label
+        return known
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._pending)
+
+    async def save(self) -> None:
+        """Write the model (atomically), then record the learnt digests in the store."""
+        if not self._pending:
+            return
+        if self.path is not None:
+            await asyncio.to_thread(persist.save, self.model, self.path)
+        pending, self._pending = self._pending, {}
+        await self.store.set_learned(pending)
+
+
+def _batches(raws: Iterable[bytes]) -> Iterable[list[bytes]]:
+    batch: list[bytes] = []
+    for raw in raws:
+        batch.append(raw)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,54 @@
+"""The BAYES check in `mailguard serve`: symbols in the forwarded headers, and a model file that
+turns corrupt (refused with the file named, last good model kept) or is corrupt at start (mail
+flows without Bayes)."""
+from __future__ import annotations
+
+import signal
+import smtplib
+import uuid
+
+from realservers import TEST_DOMAIN, wait_for
+from test_bayes_train import msg, saved_model
+
+
+def send(mg, tag: str, raw: bytes) -> None:
+    with smtplib.SMTP("127.0.0.1", mg.port, timeout=60) as s:
+        s.sendmail("a@outside.example", [f"user@{TEST_DOMAIN}"], f"X-Tag: {tag}\r\n".encode() + raw)
+
+
+def delivered_headers(postfix, tag: str) -> str:
+    data = postfix.wait_delivered("user", lambda b: tag.encode() in b).read_bytes()
+    return data.split(b"\r\n\r\n" if b"\r\n\r\n" in data else b"\n\n", 1)[0].decode("utf-8", "replace")
+
+
+def test_proxy_scores_with_the_model_and_keeps_the_last_good_one_when_the_file_turns_corrupt(
+        postfix, start_mailguard, tmp_path):
+    state = tmp_path / "mailguard0" / "state"
+    state.mkdir(parents=True)
+    model = state / "bayes.model"
+    saved_model(model, 3, 3)
+    mg = start_mailguard(postfix.port, bayes={"min_spam": 3, "min_ham": 3})
+    tag = uuid.uuid4().hex
+    send(mg, tag, msg(700, True))
+    assert "BAYES_SPAM" in delivered_headers(postfix, tag)
+
+    model.write_bytes(b"PK\x03\x04 damaged")
+    mg.signal(signal.SIGHUP)
+    wait_for(lambda: f"Bayes model refused: {model}" in mg.log(), 20, what="the refusal in the log")
+    assert "keeping the model loaded before" in mg.log()
+    tag = uuid.uuid4().hex
+    send(mg, tag, msg(701, True))
+    assert "BAYES_SPAM" in delivered_headers(postfix, tag)
+
+
+def test_a_corrupt_model_at_start_is_refused_and_mail_flows_without_bayes(postfix, start_mailguard, tmp_path):
+    state = tmp_path / "mailguard0" / "state"
+    state.mkdir(parents=True)
+    model = state / "bayes.model"
+    model.write_bytes(b"not a model at all")
+    mg = start_mailguard(postfix.port, bayes={"min_spam": 3, "min_ham": 3})
+    assert f"Bayes model refused: {model}" in mg.log() and "running without Bayes" in mg.log()
+    tag = uuid.uuid4().hex
+    send(mg, tag, msg(702, True))
+    headers = delivered_headers(postfix, tag)
+    assert "X-Spam-Status" in headers and "BAYES_" not in headers
