@@ -150,6 +150,20 @@ def test_an_edited_list_takes_effect_without_a_signal(postfix, start_mailguard, 
     assert "list national reloaded" in mg.log() and "20001 entries" in mg.log()
 
 
+def test_sessions_are_served_while_a_sighup_rereads_a_large_list(postfix, start_mailguard, tmp_path):
+    path = tmp_path / "national.list"
+    path.write_text("# empty for now\n")
+    mg = start_mailguard(postfix.port, lists={"check_seconds": 3600, **block_list(path)})
+    # About 3 s of parsing: the reload runs in a worker thread, not on the event loop.
+    path.write_text("".join(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}\n" for i in range(250_000)))
+    mg.signal(signal.SIGHUP)
+    with smtplib.SMTP("127.0.0.1", mg.port, timeout=60) as s:
+        assert s.ehlo("client.outside.example")[0] == 250
+        assert s.noop()[0] == 250
+    assert "configuration reloaded" not in mg.log()  # answered while the reload was still reading
+    wait_for(lambda: "configuration reloaded" in mg.log(), 60, what="reload")
+
+
 def test_a_block_list_without_reject_scores_the_delivered_message(postfix, start_mailguard, tmp_path):
     path = tmp_path / "links.list"
     path.write_text("shady-links.test\n")

@@ -1,7 +1,8 @@
 """`mailguard serve`: the listening socket, the runtime a session works with, signals.
 
 SIGTERM/SIGINT: stop accepting, let transactions in flight finish (bounded by
-`shutdown_grace`), then close. SIGHUP: reload the config file; a file that fails to load is
+`shutdown_grace`), then close. SIGHUP: reload the config file (in a worker thread; sessions go on
+meanwhile, and SIGHUPs during a reload give one more reload after it); a file that fails to load is
 refused with a log line naming file, key and problem, and the running configuration stays.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import signal
 import ssl
 import sys
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable
 
 from mailguard.config import Config, ConfigError, HostPort
 from mailguard.dnsresolver import Resolver
@@ -138,12 +139,20 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
 
-    def reload() -> None:
+    def build() -> tuple[Config, Runtime]:
+        new_config = load_config()
+        return new_config, build_runtime(new_config, store)
+
+    async def reload() -> None:
+        # Built in a worker thread: re-reading large lists, compiling the rules and loading the
+        # Bayes model take seconds that no session should wait for. The swap is on the loop.
         try:
-            new_config = load_config()
-            new_runtime = build_runtime(new_config, store)
+            new_config, new_runtime = await loop.run_in_executor(None, build)
         except ConfigError as exc:
             log.error("reload refused, keeping the running configuration: %s", exc)
+            return
+        except Exception:
+            log.exception("reload failed, keeping the running configuration")
             return
         if new_config.server.listen != holder.runtime.config.server.listen:
             log.warning("reload: [server] listen changed; it takes effect at the next restart")
@@ -151,7 +160,8 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
         state.max_connections = new_config.server.max_connections
         log.info("configuration reloaded from %s", new_config.source)
 
-    loop.add_signal_handler(signal.SIGHUP, reload)
+    reloads = _Reloads(reload)
+    loop.add_signal_handler(signal.SIGHUP, reloads.request)
     # Announce only once every signal handler is in place: a SIGHUP right after must reload, not kill.
     sock = server.sockets[0].getsockname()
     bound = HostPort(listen.host, sock[1])
@@ -184,6 +194,29 @@ async def _shutdown(server: asyncio.Server, state: ServerState, grace: float) ->
         if session.transport is not None:
             session.transport.close()
     await asyncio.sleep(0)
+
+
+@dataclass
+class _Reloads:
+    """One reload at a time: a SIGHUP during a reload runs one more after it (the file may have
+    changed again), however many arrived."""
+
+    run: Callable[[], Awaitable[None]]
+    task: asyncio.Task | None = None
+    again: bool = False
+
+    def request(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.again = True
+            return
+        self.task = asyncio.ensure_future(self._loop())
+
+    async def _loop(self) -> None:
+        while True:
+            self.again = False
+            await self.run()
+            if not self.again:
+                return
 
 
 async def _purge_history_daily(store: Store) -> None:
