@@ -221,3 +221,42 @@ def test_bayes_settings_are_validated_with_the_line_named():
     with pytest.raises(ConfigError, match=r"\[bayes\] autolearn_ham"):
         from_text("[bayes]\nautolearn_ham = 20.0\n", "cfg.toml")
     assert from_text("[bayes]\nmin_spam = 50\nautolearn = true\n").bayes.min_spam == 50
+
+
+def test_a_train_run_waits_for_another_writer_and_keeps_its_counts(tmp_path):
+    # Another writer (here the test; in production the proxy's autolearn or a user's report)
+    # holds the model's write lock while `mailguard train` starts: train must wait, then read the
+    # file as the other writer left it, so neither loses the other's counts.
+    import subprocess
+
+    from mailguard.bayes.writelock import WriteLock
+    from realservers import VENV_BIN, wait_for
+
+    state = tmp_path / "state"
+    ham = write_dir(tmp_path / "ham", 3, False)
+    model_path = state / "bayes.model"
+    lock = WriteLock.acquire(model_path)
+    try:
+        train = subprocess.Popen([VENV_BIN / "mailguard", "train", "--state-dir", state, "--ham", ham],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def train_waits_for_the_lock() -> bool:  # the kernel lists a blocked flock as "-> FLOCK ... PID"
+            return any("->" in line and f" {train.pid} " in line
+                       for line in Path("/proc/locks").read_text().splitlines())
+
+        wait_for(train_waits_for_the_lock, 60, what="mailguard train blocked on the model's write lock")
+
+        async def other_writer():
+            async with SqliteStore(state) as store:
+                learner = Learner.open(model_path, store)
+                await learner.learn([msg(i, True) for i in range(5)], "spam")
+                await learner.save()
+
+        run(other_writer())
+        assert train.poll() is None  # still waiting for the lock
+    finally:
+        lock.release()
+    out, err = train.communicate(timeout=120)
+    assert train.returncode == 0, err
+    model = persist.load(model_path)
+    assert (model.nspam, model.nham) == (5, 3), out

@@ -4,8 +4,8 @@ A verdict scoring at least `autolearn_spam` is learnt as spam, one at most `auto
 ham. The Bayes symbols' own score is left out (the model must not teach itself), and a verdict
 with a forced action is never learnt (GTUBE, a DMARC reject: policy, not content). Messages are
 queued and learnt in batches by a background task, through the same Learner as `mailguard
-train`; the serving process then owns the model file: before each batch it re-reads the file
-if it changed, so a `mailguard train` run in between is kept. The queue is bounded (messages
+train`; before each batch the serving process takes the model's write lock (writelock.py) and re-reads
+the file if it changed, so a `mailguard train` run in between or at the same time is kept. The queue is bounded (messages
 beyond it are not learnt), and what is queued at shutdown is not learnt.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mailguard.bayes.holder import ModelHolder
+from mailguard.bayes.writelock import WriteLock
 from mailguard.config import BayesSettings
 from mailguard.scan.verdict import Verdict
 from mailguard.store.base import Store
@@ -56,30 +57,38 @@ class ServiceLearner:
         return await self._apply([(raw, "") for raw in raws], forget=True)
 
     async def _apply(self, items: Sequence[tuple[bytes, str]], forget: bool) -> int:
-        from mailguard.bayes.model import BayesModel
-        from mailguard.bayes.train import Learner
-
         if not items:
             return 0
         async with self._lock:
-            await asyncio.to_thread(self.holder.refresh)
-            if self.holder.refused:
-                log.error("Bayes learning skipped for %d messages: the model file %s is refused", len(items),
-                          self.holder.path)
-                return 0
-            model = self.holder.model or BayesModel()
-            learner = Learner(model, self.store, self.holder.path)
-            done = 0
-            if forget:
-                done = (await learner.forget([raw for raw, _ in items])).forgotten
-            for label in ("spam", "ham"):
-                raws = [raw for raw, lb in items if lb == label]
-                if raws:
-                    result = await learner.learn(raws, label)  # type: ignore[arg-type]
-                    done += result.learnt + result.moved
-            await learner.save()
-            self.holder.adopt(model)
-            return done
+            # Across processes too: a `mailguard train` running now finishes first (writelock.py).
+            lock = await asyncio.to_thread(WriteLock.acquire, self.holder.path)
+            try:
+                return await self._apply_locked(items, forget)
+            finally:
+                lock.release()
+
+    async def _apply_locked(self, items: Sequence[tuple[bytes, str]], forget: bool) -> int:
+        from mailguard.bayes.model import BayesModel
+        from mailguard.bayes.train import Learner
+
+        await asyncio.to_thread(self.holder.refresh)
+        if self.holder.refused:
+            log.error("Bayes learning skipped for %d messages: the model file %s is refused", len(items),
+                      self.holder.path)
+            return 0
+        model = self.holder.model or BayesModel()
+        learner = Learner(model, self.store, self.holder.path)
+        done = 0
+        if forget:
+            done = (await learner.forget([raw for raw, _ in items])).forgotten
+        for label in ("spam", "ham"):
+            raws = [raw for raw, lb in items if lb == label]
+            if raws:
+                result = await learner.learn(raws, label)  # type: ignore[arg-type]
+                done += result.learnt + result.moved
+        await learner.save()
+        self.holder.adopt(model)
+        return done
 
 
 @dataclass

@@ -63,6 +63,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         return 2
     from mailguard.bayes.persist import ModelFileError
     from mailguard.bayes.train import Learner
+    from mailguard.bayes.writelock import WriteLock
     from mailguard.store.base import StoreError
     from mailguard.store.sqlite import SqliteStore
 
@@ -78,6 +79,19 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
 
     async def go() -> int:
         path = cfg.bayes_model_path
+        try:
+            # Held from reading the file to writing it: a serving process learning at the same
+            # time (autolearn, reports) waits, and re-reads what we wrote (writelock.py).
+            lock = WriteLock.acquire(path)
+        except OSError as exc:
+            print(f"{path}.lock: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        try:
+            return await learn_locked(path)
+        finally:
+            lock.release()
+
+    async def learn_locked(path: Path) -> int:
         store = SqliteStore(cfg.state_dir, cfg.store.history_days)
         try:
             learner = Learner.open(path, store)
