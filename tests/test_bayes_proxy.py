@@ -52,3 +52,20 @@ def test_a_corrupt_model_at_start_is_refused_and_mail_flows_without_bayes(postfi
     send(mg, tag, msg(702, True))
     headers = delivered_headers(postfix, tag)
     assert "X-Spam-Status" in headers and "BAYES_" not in headers
+
+
+def test_autolearn_through_the_proxy_learns_clear_verdicts_by_shutdown(postfix, start_mailguard, tmp_path):
+    # Clean mail scoring 0 is "far below" an autolearn_ham of 0: learnt as ham, queued, and
+    # learnt at the latest when the proxy stops (the queue is not lost with the process).
+    from mailguard.bayes import persist
+
+    mg = start_mailguard(postfix.port, bayes={"autolearn": True, "autolearn_ham": 0.0})
+    tags = [uuid.uuid4().hex for _ in range(3)]
+    for i, tag in enumerate(tags):
+        send(mg, tag, msg(800 + i, False))
+    for tag in tags:
+        delivered_headers(postfix, tag)
+    assert mg.stop() == 0
+    model = persist.load(tmp_path / "mailguard0" / "state" / "bayes.model")
+    assert (model.nspam, model.nham) == (0, 3)
+    assert "autolearn: 3 of 3 messages learnt" in mg.log()

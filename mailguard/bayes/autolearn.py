@@ -6,7 +6,7 @@ with a forced action is never learnt (GTUBE, a DMARC reject: policy, not content
 queued and learnt in batches by a background task, through the same Learner as `mailguard
 train`; before each batch the serving process takes the model's write lock (writelock.py) and re-reads
 the file if it changed, so a `mailguard train` run in between or at the same time is kept. The queue is bounded (messages
-beyond it are not learnt), and what is queued at shutdown is not learnt.
+beyond it are not learnt); what is queued at shutdown is learnt before the process ends.
 """
 from __future__ import annotations
 

@@ -173,9 +173,21 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
     finally:
         purge.cancel()
         await _shutdown(server, state, holder.runtime.config.server.shutdown_grace)
+        await _learn_what_is_queued(holder.runtime)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
     return 0
+
+
+async def _learn_what_is_queued(runtime: Runtime, limit: float = 30.0) -> None:
+    """Autolearn's queue, learnt before the process ends (bounded: a stop must not hang)."""
+    if runtime.autolearn is None:
+        return
+    try:
+        async with asyncio.timeout(limit):
+            await runtime.autolearn.flush()
+    except Exception:
+        log.exception("autolearn at shutdown failed; the queued messages were not learnt")
 
 
 async def _shutdown(server: asyncio.Server, state: ServerState, grace: float) -> None:
