@@ -142,9 +142,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    cfg = load_config(args)
-    print(f"{cfg.source}: ok", file=sys.stderr)
-    return EXIT_OK
+    from mailguard.commands import config_cmd
+
+    return config_cmd.check(load_config(args))
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

@@ -69,3 +69,20 @@ def test_shipped_rules_and_example_config_are_found():
 
     assert (shipped_rules_dir() / "README.md").is_file()
     assert example_config().is_file()
+
+
+def test_config_check_reports_what_serve_would_refuse_to_start_on(tmp_path):
+    site = tmp_path / "rules.d"
+    site.mkdir()
+    (site / "local.toml").write_text('[[rule]]\nname = "LOCAL_X"\nkind = "body"\npattern = "(a"\nscore = 1.0\n')
+    cfg = tmp_path / "mailguard.toml"
+    cfg.write_text(f'[rules]\nsite_dir = "{site}"\n\n[[lists.file]]\nname = "national"\npath = "absent.list"\n')
+    res = subprocess.run([VENV_BIN / "mailguard", "config", "check", "--config", cfg], capture_output=True, text=True)
+    assert res.returncode == 1
+    assert f"{site / 'local.toml'}:4: LOCAL_X: invalid regex" in res.stderr
+    assert f"{tmp_path / 'absent.list'}: list 'national': cannot read" in res.stderr
+    assert "2 problems found" in res.stderr and "Traceback" not in res.stderr
+    (site / "local.toml").unlink()
+    (tmp_path / "absent.list").write_text("192.0.2.7\n")
+    res = subprocess.run([VENV_BIN / "mailguard", "config", "check", "--config", cfg], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stderr.strip().endswith(": ok"), res.stderr

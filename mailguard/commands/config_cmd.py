@@ -1,0 +1,37 @@
+"""`mailguard config check`: would `serve` start with this config? The file itself, and what
+serve refuses to start on besides it: the local list files, the rule files (every problem, as
+`rules check` prints them) and the TLS certificate. Exit 0 when clean, 1 otherwise."""
+from __future__ import annotations
+
+import sys
+
+from mailguard.config import Config, ConfigError
+
+
+def check(cfg: Config) -> int:
+    from mailguard.lists import LocalLists
+    from mailguard.rules.book import load_context, rule_layers
+    from mailguard.rules.model import RulesError
+    from mailguard.rules.ruleset import RuleSet
+    from mailguard.smtp.server import tls_context_for
+
+    problems: list[str] = []
+    try:
+        LocalLists.load(cfg.lists)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    try:
+        RuleSet.load(rule_layers(cfg), load_context(cfg))
+    except RulesError as exc:
+        problems += [str(p) for p in exc.problems]
+    try:
+        tls_context_for(cfg)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{cfg.source}: {len(problems)} problem{'s' if len(problems) != 1 else ''} found", file=sys.stderr)
+        return 1
+    print(f"{cfg.source}: ok", file=sys.stderr)
+    return 0
