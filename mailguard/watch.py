@@ -1,13 +1,26 @@
-"""Pacing of the re-reads of files the admin edits (local lists, rule files)."""
+"""Re-reading files the admin edits (local lists, rule files, the Bayes model): when they
+changed, and how often and where to look."""
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger("mailguard.watch")
+
+FileStamp = tuple[int, int, int]  # (inode, size, mtime_ns): a replaced or edited file changes it
+
+
+def file_stamp(path: str | os.PathLike) -> FileStamp | None:
+    """The file's stamp now; None when it does not exist (other OSErrors are the caller's)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 @dataclass

@@ -198,13 +198,13 @@ def test_a_model_file_changed_while_serving_is_picked_up_without_a_reload(tmp_pa
     path = tmp_path / "bayes.model"
     saved_model(path, 3, 3)
     holder = ModelHolder.load(path)
-    holder.check_seconds = 0.0
+    holder.pacer.every = 0.0
     first = holder.model
 
     async def go():
         saved_model(path, 4, 3)
         holder.poll()  # sees the new file, loads it in a worker thread
-        await holder._loading
+        await holder.pacer.running
         return holder.model
 
     second = run(go())

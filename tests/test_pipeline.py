@@ -71,7 +71,13 @@ def test_score_overrides_apply_to_any_symbol():
     async def fine(ctx):
         return [Symbol("SPF_FAIL", 1.0)]
 
-    pipeline = Pipeline((Check("X", fine, 1.0),), T, deadline=1, score_overrides={"SPF_FAIL": 6.0})
+    class Overrides:  # what mailguard.rules gives the pipeline: [scores], and no meta rules here
+        scores = {"SPF_FAIL": 6.0}
+
+        def finish(self, symbols):
+            return list(symbols)
+
+    pipeline = Pipeline((Check("X", fine, 1.0),), T, deadline=1, rules=Overrides())
     assert asyncio.run(pipeline.scan(FACTS, b"\r\n")).action is Action.ADD_HEADER
 
 

@@ -3,19 +3,17 @@
 A missing file means no model (no Bayes symbols, not an error). A file that fails to load is
 logged as an error naming it, and the last good model (if any) stays in use. The file is read at
 start and on every reload of the config (SIGHUP), at once like the config itself; between
-those, the scan path checks it at most every `check_seconds` (one stat) and loads a changed
-file in a worker thread, off the event loop.
+those, the scan path has it checked at most every 5 s, in a worker thread that re-reads a
+changed file off the event loop (watch.ReloadPacer, as for local lists and rule files).
 """
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
+
+from mailguard.watch import FileStamp, ReloadPacer, file_stamp
 
 if TYPE_CHECKING:  # numpy and scikit-learn are imported once a model file exists
     from mailguard.bayes.model import BayesModel, Hasher
@@ -23,24 +21,14 @@ if TYPE_CHECKING:  # numpy and scikit-learn are imported once a model file exist
 log = logging.getLogger("mailguard.bayes")
 
 
-def _signature(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
 @dataclass
 class ModelHolder:
     path: Path
-    check_seconds: float = 5.0
     model: BayesModel | None = None
     hasher: Hasher | None = None
     refused: bool = False  # the file exists but failed to load (autolearn must not overwrite it)
-    _signature: tuple[int, int, int] | None = None
-    _checked: float = 0.0
-    _loading: asyncio.Task | None = field(default=None, repr=False)
+    _signature: FileStamp | None = None
+    pacer: ReloadPacer = field(default_factory=lambda: ReloadPacer(5.0), repr=False)
 
     @classmethod
     def load(cls, path: Path, previous: ModelHolder | None = None) -> ModelHolder:
@@ -49,12 +37,12 @@ class ModelHolder:
         if previous is not None and previous.path == path:
             holder.model, holder.hasher, holder._signature = previous.model, previous.hasher, previous._signature
         holder.refresh()
+        holder.pacer.mark()
         return holder
 
     def refresh(self) -> None:
         """Re-read the file if it changed since it was last read (blocking)."""
-        self._checked = time.monotonic()
-        signature = _signature(self.path)
+        signature = file_stamp(self.path)
         if signature == self._signature and (self.model is not None or signature is None):
             return
         self._install(signature, self._read(signature))
@@ -95,20 +83,8 @@ class ModelHolder:
         self.model, self.refused = model, False
         if self.hasher is None or self.hasher.bits != model.bits:
             self.hasher = Hasher(model.bits)
-        self._signature = _signature(self.path)
+        self._signature = file_stamp(self.path)
 
     def poll(self) -> None:
-        """From the scan path: at most every check_seconds, start a reload if the file changed."""
-        now = time.monotonic()
-        if now - self._checked < self.check_seconds or (self._loading and not self._loading.done()):
-            return
-        self._checked = now
-        signature = _signature(self.path)
-        if signature == self._signature:
-            return
-
-        async def reload() -> None:
-            loaded = await asyncio.to_thread(self._read, signature)
-            self._install(signature, loaded)
-
-        self._loading = asyncio.get_running_loop().create_task(reload())
+        """From the scan path: at most every 5 s, a changed file is re-read in a worker thread."""
+        self.pacer.in_background(self.refresh)

@@ -6,12 +6,11 @@ log says why); at start there is no last good state, so `load` raises ListError 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 
 from mailguard.config import ConfigError, ListFile, ListsSettings
 from mailguard.lists.contents import ListContents, parse
-from mailguard.watch import ReloadPacer
+from mailguard.watch import FileStamp, ReloadPacer, file_stamp
 
 log = logging.getLogger("mailguard.lists")
 
@@ -25,7 +24,7 @@ class ListError(ConfigError):
 class LocalList:
     spec: ListFile
     contents: ListContents
-    stamp: tuple[int, int, int] = (0, 0, 0)  # (inode, size, mtime_ns) of the file read
+    stamp: FileStamp | None = (0, 0, 0)  # of the file read (watch.file_stamp)
 
     @property
     def name(self) -> str:
@@ -36,15 +35,10 @@ class LocalList:
         return f"LIST_{self.spec.name.upper()}"
 
 
-def _stamp(path: str) -> tuple[int, int, int]:
-    st = os.stat(path)
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
 def read_list(spec: ListFile) -> LocalList:
     """The list as its file says now; ListError when the file cannot be read."""
     try:
-        stamp = _stamp(spec.path)
+        stamp = file_stamp(spec.path)
         with open(spec.path, "rb") as f:
             text = f.read().decode("utf-8", "replace")
     except OSError as exc:
@@ -101,7 +95,7 @@ class LocalLists:
     def _reread(self) -> None:
         for name, current in list(self.lists.items()):
             try:
-                if _stamp(current.spec.path) == current.stamp:
+                if file_stamp(current.spec.path) == current.stamp:
                     continue
                 self.lists[name] = read_list(current.spec)
                 log.info("list %s reloaded from %s: %d entries", name, current.spec.path,

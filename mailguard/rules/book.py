@@ -4,7 +4,6 @@ logs every problem."""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,11 +13,11 @@ from mailguard.rules.load import LoadContext, rule_files
 from mailguard.rules.model import RulesError
 from mailguard.rules.ruleset import RuleSet
 from mailguard.scan.verdict import Symbol
-from mailguard.watch import ReloadPacer
+from mailguard.watch import FileStamp, ReloadPacer, file_stamp
 
 log = logging.getLogger("mailguard.rules")
 
-Snapshot = tuple[tuple[str, tuple[int, int, int]], ...]
+Snapshot = tuple[tuple[str, FileStamp], ...]
 
 
 def rule_layers(config: Config, extra: Iterable[str | Path] = ()) -> list[Path]:
@@ -39,8 +38,8 @@ def _snapshot(layers: Sequence[Path]) -> Snapshot:
     for layer in layers:
         try:
             for path in rule_files(layer):
-                st = os.stat(path)
-                out.append((str(path), (st.st_ino, st.st_size, st.st_mtime_ns)))
+                if (stamp := file_stamp(path)) is not None:
+                    out.append((str(path), stamp))
         except OSError:
             continue
     return tuple(out)

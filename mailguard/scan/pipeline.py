@@ -98,8 +98,8 @@ class Pipeline:
     checks: tuple[Check, ...]
     thresholds: ActionSettings
     deadline: float  # seconds for the whole scan
-    score_overrides: Mapping[str, float] = field(default_factory=dict)
-    # Rules' score overrides (over checks' defaults) and meta rules, once every check is done.
+    # Score overrides over checks' defaults ([scores] of the rule files) and meta rules, applied
+    # once every check is done.
     rules: SymbolRules | None = None
     policy_thresholds: Mapping[str, ActionSettings] = field(default_factory=dict)  # by policy group
 
@@ -140,8 +140,6 @@ class Pipeline:
     def _rescored(self, sym: Symbol) -> Symbol:
         if sym.neutral:
             return sym
-        if sym.name in self.score_overrides:
-            return Symbol(sym.name, self.score_overrides[sym.name], sym.detail, sym.force, sym.description)
         if self.rules is not None and sym.name in (scores := self.rules.scores):
             return Symbol(sym.name, scores[sym.name], sym.detail, sym.force, sym.description)
         return sym
