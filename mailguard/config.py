@@ -74,6 +74,11 @@ class ServerSettings:
     scan_timeout: float = 30.0  # the whole scan pipeline of one message
     shutdown_grace: float = 30.0  # SIGTERM: time for transactions in flight
     trusted_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")  # may send XFORWARD (behind mode)
+    max_connections_per_ip: int = 50  # Postfix's smtpd_client_connection_count_limit
+    max_connections_per_net: int = 100  # per IPv4 /24 and IPv6 /64
+    client_limit_exceptions: tuple[str, ...] = ("127.0.0.0/8", "::1/128")  # as smtpd_client_event_limit_exceptions
+    junk_command_limit: int = 100  # Postfix's smtpd_junk_command_limit
+    max_bytes_in_flight: int = 536_870_912  # message bytes held by all sessions at once; over it 452 4.3.1
     tls_cert: str = ""
     tls_key: str = ""
     log_level: str = "info"
@@ -85,7 +90,7 @@ class RelaySettings:
     mode: Literal["front", "behind"] = "front"
     connect_timeout: float = 10.0
     command_timeout: float = 60.0  # greeting, EHLO, XCLIENT, MAIL, RCPT, RSET
-    data_timeout: float = 120.0  # DATA: from our first byte to the downstream's final reply
+    data_timeout: float = 0.0  # DATA: our first byte to the final reply; 0: see Config.relay_data_timeout
 
 
 @dataclass(frozen=True)
@@ -276,6 +281,17 @@ class Config:
         return tuple(ipaddress.ip_network(n, strict=False) for n in self.server.trusted_networks)
 
     @property
+    def client_limit_exceptions(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(n, strict=False) for n in self.server.client_limit_exceptions)
+
+    @property
+    def relay_data_timeout(self) -> float:
+        """How long we wait for the downstream's answer to the final dot (and for a quarantine
+        write). RFC 5321 §4.5.3.2.6 has the client wait 10 minutes for our answer to its dot;
+        the scan comes first, so by default: 600 s less [server] scan_timeout less a 30 s margin."""
+        return self.relay.data_timeout or max(600.0 - self.server.scan_timeout - 30.0, 60.0)
+
+    @property
     def state_dir(self) -> Path:
         return Path(self.store.state_dir)
 
@@ -372,11 +388,12 @@ def _validate(cfg: Config, where: str, text: str) -> None:
             parse_host_port(getattr(getattr(cfg, section), key))
         except ValueError as exc:
             fail(section, key, str(exc))
-    for net in cfg.server.trusted_networks:
-        try:
-            ipaddress.ip_network(net, strict=False)
-        except ValueError:
-            fail("server", "trusted_networks", f"{net!r} is not an IP network")
+    for key in ("trusted_networks", "client_limit_exceptions"):
+        for net in getattr(cfg.server, key):
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                fail("server", key, f"{net!r} is not an IP network")
     for server in cfg.dns.servers:
         try:
             parse_host_port(server, default_port=53)
@@ -389,11 +406,17 @@ def _validate(cfg: Config, where: str, text: str) -> None:
         ("server", "max_connections"), ("server", "max_recipients"), ("server", "max_message_size"),
         ("server", "max_line_length"), ("server", "command_timeout"), ("server", "data_timeout"),
         ("server", "scan_timeout"), ("relay", "connect_timeout"), ("relay", "command_timeout"),
-        ("relay", "data_timeout"), ("store", "history_days"), ("dns", "timeout"),
+        ("server", "max_connections_per_ip"), ("server", "max_connections_per_net"),
+        ("server", "junk_command_limit"), ("server", "max_bytes_in_flight"), ("store", "history_days"), ("dns", "timeout"),
         ("dns", "max_in_flight"), ("auth", "budget_ms"), ("auth", "threads"),
     ):
         if getattr(getattr(cfg, section), key) <= 0:
             fail(section, key, "must be greater than 0")
+    if cfg.relay.data_timeout < 0:
+        fail("relay", "data_timeout", "must be 0 (automatic) or more")
+    if cfg.relay.data_timeout and cfg.relay.data_timeout + cfg.server.scan_timeout > 600:
+        fail("relay", "data_timeout", "with [server] scan_timeout over 600 s: the client gives up first "
+                                      "(RFC 5321 §4.5.3.2.6) and would retry a message the downstream took")
     if cfg.server.max_line_length < 1000:
         fail("server", "max_line_length", "must be at least 1000 (RFC 5321 §4.5.3.1.6)")
     if bool(cfg.server.tls_cert) != bool(cfg.server.tls_key):

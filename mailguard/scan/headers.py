@@ -130,23 +130,59 @@ def received_header(*, helo: str | None, client_name: str | None, client_ip: str
             f"{for_clause}; {date}")
 
 
-def prepend(raw: bytes, headers: list[str]) -> bytes:
-    """Headers (str, CRLF line ends) before the raw message, in the message's own line ends."""
-    text = "".join(h + "\r\n" for h in headers)
+def safe_field(field: str) -> str:
+    """A header field we write, with nothing in it that could end it or start another: every
+    control character but the CR LF TAB of our own folding becomes '?', and so does a line end
+    not followed by folding white space. The one gate every header we write passes through
+    (client values such as the HELO name and local parts end up in them)."""
+    lines = field.split("\r\n")
+    out = [_CONTROL.sub("?", lines[0])]
+    for line in lines[1:]:
+        line = _CONTROL.sub("?", line)
+        if line[:1] in (" ", "\t") and line.strip():
+            out.append(line)
+        else:  # not a continuation: kept on the line before, never as a field of its own
+            out[-1] += "?" + line
+    return "\r\n".join(out)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def header_block(raw: bytes, headers: list[str]) -> bytes:
+    """Our header fields, in the message's own line ends."""
+    text = "".join(safe_field(h) + "\r\n" for h in headers)
     first_eol = raw.find(b"\n")
     if first_eol > 0 and raw[first_eol - 1:first_eol] != b"\r":
         text = text.replace("\r\n", "\n")
-    return text.encode("utf-8") + raw
+    return text.encode("utf-8", "surrogateescape")
 
 
-def forwarded_message(raw: bytes, verdict: Verdict, *, authserv_id: str, subject_tag: str,
-                      extra_headers: list[str]) -> bytes:
-    """The bytes to relay: forged copies removed, Subject tagged if so decided, ours prepended."""
-    body = strip_forged(raw, authserv_id)
+def prepend(raw: bytes, headers: list[str]) -> bytes:
+    """Headers (str, CRLF line ends) before the raw message, in the message's own line ends."""
+    return header_block(raw, headers) + raw
+
+
+def forwarded_parts(raw: bytes, verdict: Verdict, *, authserv_id: str, subject_tag: str,
+                    extra_headers: list[str]) -> tuple[bytes, memoryview]:
+    """The bytes to relay, in two parts that are sent one after the other (the body is not
+    copied): our headers with the message's header block — forged copies of ours removed, the
+    Subject tagged if so decided — and the rest of the message, untouched."""
+    block, _ = split_header_block(raw)
+    edited = strip_forged(block, authserv_id)
     if verdict.action is Action.REWRITE_SUBJECT:
-        body = rewrite_subject(body, subject_tag)
+        edited = rewrite_subject(edited, subject_tag)
     added = list(verdict.headers)
     if authserv_id and not any(h.lower().startswith("authentication-results:") for h in added):
         # Every forwarded message carries our A-R; "none" when no method ran (RFC 8601 §2.2).
         added.append(f"Authentication-Results: {authserv_id}; none")
-    return prepend(body, [*extra_headers, *added, *verdict_headers(verdict)])
+    ours = header_block(raw, [*extra_headers, *added, *verdict_headers(verdict)])
+    return ours + edited, memoryview(raw)[len(block):]
+
+
+def forwarded_message(raw: bytes, verdict: Verdict, *, authserv_id: str, subject_tag: str,
+                      extra_headers: list[str]) -> bytes:
+    """forwarded_parts, joined (for tests and tools that want one piece)."""
+    head, body = forwarded_parts(raw, verdict, authserv_id=authserv_id, subject_tag=subject_tag,
+                                 extra_headers=extra_headers)
+    return head + body

@@ -8,16 +8,17 @@ In behind mode the client facts are passed on with XFORWARD, for Postfix's loggi
 """
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-
-import aiosmtplib
-from aiosmtplib import SMTPDataError, SMTPException, SMTPServerDisconnected, SMTPTimeoutError
 
 from mailguard.config import HostPort, RelaySettings
 from mailguard.scan.facts import ClientFacts
+from mailguard.smtp import helo as helo_names
 from mailguard.smtp import xtext
+from mailguard.smtp.client import ClientError, ClientTimeout, SmtpClient, UnsafeCommand
 from mailguard.smtp.replies import Reply
 
 log = logging.getLogger("mailguard.relay")
@@ -55,13 +56,16 @@ def _unavailable(why: str) -> DownstreamFailure:
 
 
 class Downstream:
-    """An aiosmtplib connection with the XCLIENT/XFORWARD hand-over and timeouts of our config."""
+    """A connection to the downstream with the XCLIENT/XFORWARD hand-over and our deadlines."""
 
-    def __init__(self, target: HostPort, settings: RelaySettings, local_hostname: str) -> None:
+    def __init__(self, target: HostPort, settings: RelaySettings, local_hostname: str,
+                 data_timeout: float) -> None:
         self.target = target
         self.settings = settings
         self.local_hostname = local_hostname
-        self._smtp: aiosmtplib.SMTP | None = None
+        # The wait for the answer to the final dot (see Config.relay_data_timeout).
+        self.data_timeout = data_timeout
+        self._smtp: SmtpClient | None = None
         self._xclient_sent: ClientFacts | None = None
 
     @property
@@ -70,42 +74,58 @@ class Downstream:
 
     async def _command(self, *args: bytes, timeout: float | None = None) -> Reply:
         assert self._smtp is not None
+        wait = timeout or self.settings.command_timeout
         try:
-            resp = await self._smtp.execute_command(*args, timeout=timeout or self.settings.command_timeout)
-        except SMTPTimeoutError:
+            reply = await self._smtp.command(*args, timeout=wait)
+        except UnsafeCommand as exc:  # the session refuses these first: a last line of defence
+            raise DownstreamFailure(Reply(501, f"5.5.2 Syntax error ({exc})"))
+        except ClientTimeout:
             self._drop()
-            raise _unavailable(f"no answer to {args[0].decode()} within {timeout or self.settings.command_timeout:g}s")
-        except (SMTPServerDisconnected, ConnectionError, OSError):
+            raise _unavailable(f"no answer to {args[0].decode()} within {wait:g}s")
+        except ClientError:
             self._drop()
             raise _unavailable(f"connection lost at {args[0].decode()}")
-        reply = Reply(resp.code, resp.message)
         if reply.code == 421:  # the downstream is closing; never pass a 421 to our client
             self._drop()
-            raise DownstreamFailure(Reply(451, f"4.3.0 Downstream server closing ({resp.message.splitlines()[0]})"))
+            raise DownstreamFailure(Reply(451, f"4.3.0 Downstream server closing ({reply.text.splitlines()[0] if reply.text else ''})"))
         return reply
 
-    async def _connect(self, client: ClientFacts, mode: str) -> None:
-        smtp = aiosmtplib.SMTP(hostname=self.target.host, port=self.target.port,
-                               local_hostname=self.local_hostname, start_tls=False,
-                               timeout=self.settings.command_timeout)
+    async def _connect(self) -> None:
         try:
-            await smtp.connect(timeout=self.settings.connect_timeout)
-            await smtp.ehlo(timeout=self.settings.command_timeout)
-        except SMTPTimeoutError:
-            smtp.close()
+            smtp, greeting = await SmtpClient.connect(self.target.host, self.target.port,
+                                                      self.settings.connect_timeout)
+        except ClientTimeout:
             raise _unavailable(f"{self.target} did not answer within {self.settings.connect_timeout:g}s")
-        except (SMTPException, OSError) as exc:
+        except ClientError as exc:
+            raise _unavailable(f"{self.target}: {exc.why}")
+        if greeting.code != 220:
             smtp.close()
-            raise _unavailable(f"{self.target}: {getattr(exc, 'message', None) or exc}")
+            raise _unavailable(f"{self.target} greeted with {greeting.code}")
         self._smtp = smtp
         self._xclient_sent = None
+        reply = await self._ehlo(self.local_hostname)
+        if not reply.ok:
+            self._drop()
+            raise _unavailable(f"{self.target} refused EHLO: {reply.code}")
+
+    async def _ehlo(self, name: str) -> Reply:
+        assert self._smtp is not None
+        try:
+            reply = await self._smtp.ehlo(name, timeout=self.settings.command_timeout)
+        except ClientError as exc:
+            self._drop()
+            raise _unavailable(f"EHLO: {exc.why}")
+        if reply.code == 421:
+            self._drop()
+            raise DownstreamFailure(Reply(451, "4.3.0 Downstream server closing"))
+        return reply
 
     async def _hand_over_client(self, client: ClientFacts, mode: str) -> None:
         assert self._smtp is not None
         if mode == "front":
             if self._xclient_sent == client:
                 return
-            if not self._smtp.supports_extension("xclient"):
+            if not self._smtp.supports("xclient"):
                 log.error("downstream %s does not offer XCLIENT to us: refusing to relay "
                           "(set smtpd_authorized_xclient_hosts in Postfix's main.cf)", self.target)
                 self.close()
@@ -114,25 +134,26 @@ class Downstream:
                      f"NAME={xtext.encode(_client_name(client))}",
                      f"PORT={client.port if client.port is not None else UNAVAILABLE}",
                      f"PROTO={client.protocol}",
-                     f"HELO={xtext.encode(client.helo or UNAVAILABLE)}"]
+                     f"HELO={xtext.encode(helo_names.for_downstream(client.helo) or UNAVAILABLE)}"]
             reply = await self._command(b"XCLIENT", *(_wire(a) for a in attrs))
             if not reply.ok:  # Postfix answers 220 (a new greeting); smtp-sink 250
                 log.error("downstream %s refused XCLIENT: %s %s", self.target, reply.code, reply.text)
                 self.close()
                 raise DownstreamFailure(Reply(451, "4.3.5 Relay misconfigured (XCLIENT refused), try again later"))
-            try:  # XCLIENT restarts the session: greet again, as the client did (Postfix keeps that HELO)
-                await self._smtp.ehlo(hostname=client.helo or self.local_hostname,
-                                      timeout=self.settings.command_timeout)
-            except (SMTPException, OSError) as exc:
+            # XCLIENT restarts the session: greet again, as the client did (Postfix takes the
+            # HELO name of this EHLO, so one too long for XCLIENT still reaches it).
+            reply = await self._ehlo(client.helo or self.local_hostname)
+            if not reply.ok:
                 self._drop()
-                raise _unavailable(f"EHLO after XCLIENT: {exc}")
+                raise _unavailable(f"EHLO after XCLIENT: {reply.code}")
             self._xclient_sent = client
-        elif self._smtp.supports_extension("xforward"):
+        elif self._smtp.supports("xforward"):
             # Postfix resets XFORWARD attributes after each transaction; send before every MAIL.
-            offered = set(self._smtp.esmtp_extensions.get("xforward", "").upper().split())
+            offered = set(self._smtp.extensions.get("xforward", "").upper().split())
             values = {"NAME": _client_name(client), "ADDR": _postfix_addr(client.ip),
                       "PORT": str(client.port) if client.port is not None else UNAVAILABLE,
-                      "PROTO": client.protocol, "HELO": client.helo or UNAVAILABLE, "SOURCE": "REMOTE"}
+                      "PROTO": client.protocol,
+                      "HELO": helo_names.for_downstream(client.helo) or UNAVAILABLE, "SOURCE": "REMOTE"}
             attrs = [f"{k}={xtext.encode(v)}" for k, v in values.items() if k in offered]
             # Two commands keep each line well under the 512-byte command limit.
             for chunk in (attrs[:3], attrs[3:]):
@@ -155,7 +176,7 @@ class Downstream:
 
     async def _start(self, client: ClientFacts, mode: str, sender: str, params: list[str]) -> Reply:
         if not self.connected:
-            await self._connect(client, mode)
+            await self._connect()
         await self._hand_over_client(client, mode)
         return await self._command(b"MAIL", _wire(f"FROM:<{sender}>"), *(_wire(p) for p in params))
 
@@ -164,26 +185,33 @@ class Downstream:
             raise _unavailable("connection lost before RCPT")
         return await self._command(b"RCPT", _wire(f"TO:<{rcpt}>"), *(_wire(p) for p in params))
 
-    async def data(self, message: bytes) -> Reply:
-        """Send DATA and the message; the downstream's final answer (a 4xx of ours on failure)."""
+    async def data(self, parts: Iterable[bytes]) -> Reply:
+        """DATA and the message (`parts` in order: our headers, then the client's bytes); the
+        downstream's final answer, or a 4xx of ours when it cannot be had."""
         if not self.connected:
             raise _unavailable("connection lost before DATA")
         assert self._smtp is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.data_timeout  # one wait from DATA to the final answer
         try:
-            resp = await self._smtp.data(message, timeout=self.settings.data_timeout)
-        except SMTPDataError as exc:
-            if exc.code == 421:
-                self._drop()
-                return Reply(451, "4.3.0 Downstream server closing, try again later")
-            return Reply(exc.code, exc.message)
-        except SMTPTimeoutError:
+            start = await self._smtp.command(b"DATA", timeout=self.data_timeout)
+            if start.code != 354:
+                if start.code == 421:
+                    self._drop()
+                    return Reply(451, "4.3.0 Downstream server closing, try again later")
+                return start
+            reply = await self._smtp.send_message(parts, timeout=max(deadline - loop.time(), 0.001))
+        except ClientTimeout:
             self._drop()
             return Reply(451, f"4.4.2 Downstream server did not accept the message within "
-                              f"{self.settings.data_timeout:g}s, try again later")
-        except (SMTPServerDisconnected, ConnectionError, OSError):
+                              f"{self.data_timeout:g}s, try again later")
+        except ClientError:
             self._drop()
             return Reply(451, "4.4.2 Connection to downstream server lost, try again later")
-        return Reply(resp.code, resp.message)
+        if reply.code == 421:
+            self._drop()
+            return Reply(451, "4.3.0 Downstream server closing, try again later")
+        return reply
 
     async def rset(self) -> None:
         """End the downstream transaction; a downstream that will not RSET is dropped."""
@@ -209,7 +237,7 @@ class Downstream:
         if self.connected:
             assert self._smtp is not None
             try:
-                await self._smtp.quit(timeout=min(5.0, self.settings.command_timeout))
-            except (SMTPException, OSError):
+                await self._smtp.command(b"QUIT", timeout=min(5.0, self.settings.command_timeout))
+            except ClientError:
                 pass
         self._drop()

@@ -27,7 +27,7 @@ async def release(entry: QuarantineEntry, config: Config) -> ReleaseResult:
     """Relay in the configured mode (front: the original client again through XCLIENT, so Postfix
     judges the message as it would have); the caller deletes the entry only when delivered."""
     r = entry.record
-    ds = Downstream(config.downstream, config.relay, config.hostname)
+    ds = Downstream(config.downstream, config.relay, config.hostname, config.relay_data_timeout)
     client = ClientFacts(ip=r.client_ip, name=r.client_name, helo=r.helo)
     params = []
     if any(b > 127 for b in entry.raw):
@@ -48,7 +48,7 @@ async def release(entry: QuarantineEntry, config: Config) -> ReleaseResult:
         if not accepted:
             await ds.rset()
             return ReleaseResult(False, replies)
-        message = headers.forwarded_message(entry.raw, _verdict_of(entry), authserv_id=config.authserv_id,
+        message = headers.forwarded_parts(entry.raw, _verdict_of(entry), authserv_id=config.authserv_id,
                                             subject_tag=config.actions.subject_tag, extra_headers=[])
         reply = await ds.data(message)
         replies.append(f"DATA: {reply}")

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ipaddress
 import logging
 import signal
 import ssl
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
-from mailguard.config import Config, ConfigError, HostPort
+from mailguard import memory
+from mailguard.config import Config, ConfigError, HostPort, ServerSettings
 from mailguard.dnsresolver import Resolver
 from mailguard.scan import headers
 from mailguard.scan.pipeline import Pipeline, ScanContext
@@ -26,6 +29,8 @@ from mailguard.store.records import MessageRecord, QuarantineEntry
 from mailguard.store.summary import message_record
 
 log = logging.getLogger("mailguard.server")
+
+RECORD_TIMEOUT = 60.0  # seconds for one history row; it is written after the client's answer
 
 
 @dataclass
@@ -56,19 +61,41 @@ class Runtime:
                                        protocol=proto, queue_id=facts.queue_id, rcpts=facts.rcpts,
                                        when=facts.received_at)
 
-    def outgoing(self, raw: bytes, verdict: Verdict, extra_headers: list[str], policy: str = "") -> bytes:
-        return headers.forwarded_message(raw, verdict, authserv_id=self.authserv_id,
+    def outgoing(self, raw: bytes, verdict: Verdict, extra_headers: list[str],
+                 policy: str = "") -> tuple[bytes, memoryview]:
+        return headers.forwarded_parts(raw, verdict, authserv_id=self.authserv_id,
                                          subject_tag=self.config.actions_for(policy).subject_tag,
                                          extra_headers=extra_headers)
 
-    async def quarantine(self, ctx: ScanContext, verdict: Verdict) -> None:
+    async def quarantine(self, ctx: ScanContext, verdict: Verdict, spawn: Callable) -> None:
+        """Durable on return. Waited for as long as the client waits for our answer (the relay's
+        data wait): past that the client hears 4xx, so an entry written later is deleted again
+        (its retry must not leave two copies)."""
         record = message_record(ctx, verdict, outcome="quarantined")
-        await self.store.quarantine(QuarantineEntry(record, ctx.raw, verdict.headers))
+        write = asyncio.ensure_future(self.store.quarantine(QuarantineEntry(record, ctx.raw, verdict.headers)))
+        try:
+            await asyncio.wait_for(asyncio.shield(write), self.config.relay_data_timeout)
+        except TimeoutError:
+            spawn(self._undo_late_quarantine(write, record.queue_id))
+            raise
+
+    async def _undo_late_quarantine(self, write: asyncio.Future, queue_id: str) -> None:
+        try:
+            await write
+        except Exception:
+            return  # never written
+        try:
+            await self.store.quarantine_delete(queue_id)
+            log.warning("%s quarantine write finished after the client was told 4xx: entry deleted", queue_id)
+        except Exception:
+            log.exception("%s quarantine entry written late could not be deleted", queue_id)
 
     async def record(self, ctx: ScanContext, verdict: Verdict, outcome: str) -> None:
-        """The history row; a failure here is logged, never turned into a second answer."""
+        """The history row, after the client has its answer; a failure or a store that does not
+        answer in time is logged, never turned into a second answer."""
         try:
-            await self.store.record_history(message_record(ctx, verdict, outcome))
+            async with asyncio.timeout(RECORD_TIMEOUT):
+                await self.store.record_history(message_record(ctx, verdict, outcome))
         except Exception:
             log.exception("%s could not write the history row", ctx.facts.queue_id)
         if self.autolearn is not None:
@@ -87,16 +114,55 @@ def tls_context_for(config: Config) -> ssl.SSLContext | None:
 
 
 @dataclass
+class RateLimit:
+    """At most `burst` events, then one per `every` seconds (a token bucket)."""
+
+    every: float
+    burst: int
+    _tokens: float = -1.0
+    _last: float = 0.0
+    suppressed: int = 0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        if self._tokens < 0:
+            self._tokens = self.burst
+        self._tokens = min(self.burst, self._tokens + (now - self._last) / self.every)
+        self._last = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        self.suppressed += 1
+        return False
+
+
+@dataclass
 class ServerState:
-    """Shared by the sessions of one server: who is connected, and whether we are stopping."""
+    """Shared by the sessions of one server: who is connected, the bytes of messages they hold,
+    and whether we are stopping."""
 
     max_connections: int
+    per_ip: int = 1 << 30
+    per_net: int = 1 << 30
+    exceptions: tuple = ()
+    max_bytes_in_flight: int = 1 << 62
     sessions: set = field(default_factory=set)
     shutting_down: bool = False
+    bytes_in_flight: int = 0
     # End of DATA → downstream's final reply, seconds, for the messages relayed (bounded).
     relay_latency: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200_000))
-
+    internal_errors: RateLimit = field(default_factory=lambda: RateLimit(every=10.0, burst=5))
+    trims: RateLimit = field(default_factory=lambda: RateLimit(every=1.0, burst=1))
     background: set = field(default_factory=set)
+    _clients: collections.Counter = field(default_factory=collections.Counter)
+    _keys: dict = field(default_factory=dict)  # session → the counter keys it holds
+
+    def configure(self, server: ServerSettings, exceptions: tuple) -> None:
+        self.max_connections = server.max_connections
+        self.per_ip = server.max_connections_per_ip
+        self.per_net = server.max_connections_per_net
+        self.exceptions = exceptions
+        self.max_bytes_in_flight = server.max_bytes_in_flight
 
     def spawn(self, coro) -> None:
         """Run `coro` detached from any session (kept referenced until it ends)."""
@@ -104,12 +170,72 @@ class ServerState:
         self.background.add(task)
         task.add_done_callback(self.background.discard)
 
-    def admit(self, session) -> bool:
+    def admit(self, session, ip: str | None, limit_per_client: bool) -> str:
+        """Count a new session until release() (a refused one too, for the moment it takes to
+        say 421); '' when it may go on, else the 421 it gets."""
         self.sessions.add(session)
-        return len(self.sessions) <= self.max_connections
+        keys = _client_keys(ip) if limit_per_client and not in_networks(ip, self.exceptions) else ()
+        self._keys[session] = keys
+        for key in keys:
+            self._clients[key] += 1
+        return self.refusal(session)
+
+    def refusal(self, session) -> str:
+        """'' when the session may go on, else the 421 it gets."""
+        keys = self._keys.get(session, ())
+        if len(self.sessions) > self.max_connections:
+            return "421 4.7.0 Too many connections, try again later"
+        if keys and self._clients[keys[0]] > self.per_ip:
+            return "421 4.7.0 Error: too many connections from your address, try again later"
+        if keys and self._clients[keys[1]] > self.per_net:
+            return "421 4.7.0 Error: too many connections from your network, try again later"
+        return ""
 
     def release(self, session) -> None:
         self.sessions.discard(session)
+        for key in self._keys.pop(session, ()):
+            self._clients[key] -= 1
+            if not self._clients[key]:
+                del self._clients[key]
+
+    def over_budget(self) -> bool:
+        return self.bytes_in_flight >= self.max_bytes_in_flight
+
+    def has_room(self, n: int) -> bool:
+        return self.bytes_in_flight + n <= self.max_bytes_in_flight
+
+    def give_back(self, n: int) -> None:
+        """n bytes a session held are free; after the last of a burst, memory is trimmed."""
+        if not n:
+            return
+        self.bytes_in_flight -= n
+        if not self.bytes_in_flight and self.trims.allow():
+            memory.trim()
+
+    def take_bytes(self, n: int) -> bool:
+        """Count n more bytes held by a session, if the budget has room for them."""
+        if not self.has_room(n):
+            return False
+        self.bytes_in_flight += n
+        return True
+
+
+def _client_keys(ip: str | None) -> tuple[str, ...]:
+    """The address and its network (/24, /64) as counter keys; () for an unknown address."""
+    try:
+        addr = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return ()
+    net = ipaddress.ip_network(f"{addr}/{24 if addr.version == 4 else 64}", strict=False)
+    return (str(addr), str(net))
+
+
+def in_networks(ip: str | None, networks: tuple) -> bool:
+    try:
+        addr = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return False
+    return any(addr in net for net in networks)
 
 
 @dataclass
@@ -122,8 +248,10 @@ class RuntimeHolder:
 async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Config, Store], Runtime],
                 store: Store) -> int:
     config = load_config()
+    memory.fix_mmap_threshold()
     holder = RuntimeHolder(build_runtime(config, store))
     state = ServerState(max_connections=config.server.max_connections)
+    state.configure(config.server, config.client_limit_exceptions)
     loop = asyncio.get_running_loop()
     from mailguard.smtp.session import ProxySession
 
@@ -157,7 +285,7 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
         if new_config.server.listen != holder.runtime.config.server.listen:
             log.warning("reload: [server] listen changed; it takes effect at the next restart")
         holder.runtime = new_runtime
-        state.max_connections = new_config.server.max_connections
+        state.configure(new_config.server, new_config.client_limit_exceptions)
         log.info("configuration reloaded from %s", new_config.source)
 
     reloads = _Reloads(reload)
@@ -206,6 +334,12 @@ async def _shutdown(server: asyncio.Server, state: ServerState, grace: float) ->
         if session.transport is not None:
             session.transport.close()
     await asyncio.sleep(0)
+    # What runs after an answer (history rows, autolearn's queueing, downstream QUITs) ends too.
+    pending = set(state.background)
+    if pending:
+        _, late = await asyncio.wait(pending, timeout=max(deadline - asyncio.get_running_loop().time(), 5.0))
+        if late:
+            log.warning("%d background task(s) (history rows, downstream QUITs) still running at exit", len(late))
 
 
 @dataclass

@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Awaitable, Optional
 
 from aiosmtpd.smtp import SMTP
 
@@ -22,9 +22,11 @@ from mailguard.dnsresolver.reverse import ClientName, verified_client_name
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import ScanContext
 from mailguard.scan.verdict import Action, Symbol, Verdict
+from mailguard.smtp import helo as helo_names
 from mailguard.smtp import xtext
 from mailguard.smtp.relay import Downstream, DownstreamFailure
 from mailguard.smtp.replies import Reply, with_enhanced_code
+from mailguard.smtp.server import in_networks
 
 if TYPE_CHECKING:
     from mailguard.smtp.server import Runtime, ServerState
@@ -35,6 +37,10 @@ COMMAND_LINE_LIMIT = 2048  # RFC 5321 §4.5.3.1.4 gives 512, extensions (DSN ORC
 MAIL_PARAMS = frozenset({"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID"})
 RCPT_PARAMS = frozenset({"NOTIFY", "ORCPT"})
 XFORWARD_ATTRS = frozenset({"NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"})
+# Commands that move no mail, counted against [server] junk_command_limit (Postfix counts
+# NOOP, VRFY, ETRN and RSET; HELP too here, since we have no use for it either).
+JUNK_COMMANDS = frozenset({"NOOP", "RSET", "VRFY", "HELP", "ETRN", "EXPN"})
+_CONTROL = frozenset(chr(c) for c in range(32)) | {"\x7f"}
 
 
 class _NoHooks:
@@ -75,13 +81,16 @@ class ProxySession(SMTP):
             timeout=cfg.server.command_timeout,
         )
         self.command_size_limit = COMMAND_LINE_LIMIT
-        self.downstream = Downstream(cfg.downstream, cfg.relay, runtime.hostname)
+        self.downstream = Downstream(cfg.downstream, cfg.relay, runtime.hostname, cfg.relay_data_timeout)
         self.client = ClientFacts()
         self.xforward: dict[str, str] = {}
         self.txn: Transaction | None = None
         self.busy = False  # a DATA is being scanned or relayed: shutdown waits for it
-        self._over_limit = False
+        self._refusal = ""  # the 421 this client gets instead of a greeting
         self._client_name: asyncio.Future[ClientName] | None = None
+        self._junk = 0  # junk commands since the last message
+        self._data_bytes = 0  # bytes of the message being read or worked on, in state's budget
+        self._faults_logged: set[str] = set()  # one log line per kind of fault per session
 
     # --- connection lifecycle -------------------------------------------------------------
 
@@ -93,8 +102,13 @@ class ProxySession(SMTP):
             return
         peer = transport.get_extra_info("peername") or (None, None)
         self.client = ClientFacts(ip=_plain_ip(peer[0]), port=peer[1] if len(peer) > 1 else None)
-        self._over_limit = not self.state.admit(self)
-        if not self._over_limit and self.runtime.resolver and self.runtime.config.relay.mode == "front":
+        self._refusal = self.state.admit(self, self.client.ip,
+                                         limit_per_client=self.runtime.config.relay.mode == "front")
+        if not self._refusal:
+            self._look_up_client_name()
+
+    def _look_up_client_name(self) -> None:
+        if self.runtime.resolver and self.runtime.config.relay.mode == "front":
             # Looked up while the client says EHLO; needed at MAIL, for XCLIENT NAME=.
             self._client_name = asyncio.ensure_future(
                 verified_client_name(self.runtime.resolver, self.client.ip))
@@ -102,10 +116,27 @@ class ProxySession(SMTP):
     def connection_lost(self, error: Optional[Exception]) -> None:
         if self._client_name is not None:
             self._client_name.cancel()
-        self.state.release(self)
+        self._release()
         # The client is gone: end the downstream session politely without holding anything up.
         self.state.spawn(self.downstream.quit())
         super().connection_lost(error)
+
+    def eof_received(self) -> Optional[bool]:
+        # The client has closed its side: it can send nothing more, and it may be reconnecting
+        # already. Its slot is free now, not when the transport is finally torn down.
+        self._release()
+        return super().eof_received()
+
+    def _release(self) -> None:
+        """Give back the connection slot and the bytes in flight: as soon as we decide to close
+        (a client told 221 reconnects at once, before connection_lost runs), and once more then."""
+        self.state.release(self)
+        self._give_back_data()
+
+    def _close(self) -> None:
+        self._release()
+        if self.transport is not None:
+            self.transport.close()
 
     def _timeout_cb(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -113,15 +144,62 @@ class ProxySession(SMTP):
         super()._timeout_cb()
 
     async def _handle_client(self) -> None:
-        if self._over_limit:
-            await self.push("421 4.7.0 Too many connections, try again later")
-            assert self.transport is not None
-            self.transport.close()
+        if self._refusal:
+            # Judged again a loop turn later: a client that hung up and reconnected at once
+            # has its old session's end (seen in the same poll) counted first.
+            await asyncio.sleep(0)
+            self._refusal = self.state.refusal(self)
+            if not self._refusal:
+                self._look_up_client_name()
+        if self._refusal:
+            await self.push(self._refusal)
+            self._close()
             return
         try:
             await super()._handle_client()
         except ConnectionResetError:  # the client went away: a normal end, not a task error
             pass
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        if self.busy:  # the client waits for our answer: its idle timer is not running
+            return
+        super()._reset_timeout(duration)
+
+    def _suspend_timeout(self) -> None:
+        if self._timeout_handle is not None:
+            self._timeout_handle.cancel()
+
+    async def _junk_command(self) -> bool:
+        """Count a command that moves no mail; past the limit the session ends (True)."""
+        self._junk += 1
+        if self._junk <= self.runtime.config.server.junk_command_limit:
+            return False
+        self._log_once("junk", logging.INFO, "%s too many junk commands (NOOP/RSET/VRFY/HELP): closing",
+                       self.client.ip)
+        await self.push("421 4.7.0 Error: too many junk commands, closing connection")
+        self._close()
+        return True
+
+    def _log_once(self, kind: str, level: int, message: str, *args) -> None:
+        if kind not in self._faults_logged:
+            self._faults_logged.add(kind)
+            log.log(level, message, *args)
+
+    async def smtp_NOOP(self, arg: str) -> None:
+        if not await self._junk_command():
+            await self.push("250 2.0.0 Ok")
+
+    async def smtp_VRFY(self, arg: str) -> None:
+        if not await self._junk_command():
+            await self.push("502 5.5.1 Error: VRFY command is disabled")
+
+    async def smtp_EXPN(self, arg: str) -> None:
+        if not await self._junk_command():
+            await self.push("502 5.5.1 Error: EXPN command is disabled")
+
+    async def smtp_HELP(self, arg: str) -> None:
+        if not await self._junk_command():
+            await self.push("214 2.0.0 See RFC 5321")
 
     async def push(self, status: str | bytes) -> None:
         if isinstance(status, str):
@@ -135,15 +213,18 @@ class ProxySession(SMTP):
         await self._writer.drain()
 
     async def handle_exception(self, error: Exception) -> str:
-        log.exception("%s internal error in SMTP session", self.client.ip)
+        # One traceback per session, and few across sessions: a fault a client can trigger at
+        # will must not become a log flood.
+        if "internal" not in self._faults_logged and self.state.internal_errors.allow():
+            self._faults_logged.add("internal")
+            log.exception("%s internal error in SMTP session", self.client.ip)
         await self._end_transaction()
         return "451 4.3.0 Internal error, try again later"
 
     async def _close_if_shutting_down(self) -> bool:
         if self.state.shutting_down and self.txn is None:
             await self.push("421 4.3.2 Service shutting down, try again later")
-            assert self.transport is not None
-            self.transport.close()
+            self._close()
             return True
         return False
 
@@ -181,6 +262,8 @@ class ProxySession(SMTP):
         await self._push_raw([f"250{'-' if i < len(lines) - 1 else ' '}{line}" for i, line in enumerate(lines)])
 
     def _set_helo(self, hostname: str, protocol: str) -> None:
+        assert self.session is not None
+        self.session.host_name = hostname = helo_names.printable(hostname)
         if not self.xforward.get("HELO"):
             self.client = replace(self.client, helo=hostname)
         if not self.xforward.get("PROTO"):
@@ -195,7 +278,7 @@ class ProxySession(SMTP):
         if self.runtime.config.relay.mode != "behind":
             return False
         peer_ip = self.session.peer[0] if self.session and self.session.peer else None
-        return _in_networks(_plain_ip(peer_ip), self.runtime.trusted_networks)
+        return in_networks(_plain_ip(peer_ip), self.runtime.trusted_networks)
 
     async def smtp_XFORWARD(self, arg: str) -> None:
         if not self._xforward_allowed():
@@ -232,8 +315,8 @@ class ProxySession(SMTP):
             self.client,
             ip=_plain_ip(addr) if addr else self.client.ip,
             port=int(port) if port and port.isdigit() else self.client.port,
-            name=known(xf.get("NAME")) if "NAME" in xf else self.client.name,
-            helo=known(xf.get("HELO")) if "HELO" in xf else self.client.helo,
+            name=_printable(known(xf.get("NAME"))) if "NAME" in xf else self.client.name,
+            helo=_printable(known(xf.get("HELO"))) if "HELO" in xf else self.client.helo,
             protocol=known(xf.get("PROTO")) or self.client.protocol,
             forwarded=True,
         )
@@ -245,6 +328,8 @@ class ProxySession(SMTP):
         syntax = f"501 5.5.4 Syntax: {'MAIL FROM' if keyword == 'FROM:' else 'RCPT TO'}: <address> [parameters]"
         if arg is None:
             return None, None, syntax
+        if not _CONTROL.isdisjoint(arg):
+            return None, None, "501 5.5.2 Syntax error: control character in command"
         rest = self._strip_command_keyword(keyword, arg)
         if rest is None:
             return None, None, syntax
@@ -290,6 +375,9 @@ class ProxySession(SMTP):
                 return
             if self.data_size_limit and int(size) > self.data_size_limit:
                 await self.push("552 5.3.4 Message size exceeds fixed limit")
+                return
+            if not self.state.has_room(int(size)):
+                await self.push("452 4.3.1 Insufficient system resources, try again later")
                 return
         if "RET" in named and named["RET"].upper() not in ("FULL", "HDRS"):
             await self.push("501 5.5.4 Bad RET parameter")
@@ -367,6 +455,8 @@ class ProxySession(SMTP):
         await self.push(str(reply))
 
     async def smtp_RSET(self, arg: str) -> None:
+        if await self._junk_command():
+            return
         if arg:
             await self.push("501 5.5.4 Syntax: RSET")
             return
@@ -381,8 +471,7 @@ class ProxySession(SMTP):
             return
         await self.push("221 2.0.0 Bye")
         self.txn = None
-        if self.transport is not None:  # closing hands the downstream to connection_lost
-            self.transport.close()
+        self._close()  # closing hands the downstream to connection_lost
 
     async def _end_transaction(self) -> None:
         """Forget the transaction here and downstream (RSET), and the per-transaction XFORWARD."""
@@ -426,70 +515,103 @@ class ProxySession(SMTP):
         if not self.txn.rcpts:
             await self.push("554 5.5.1 Error: no valid recipients")
             return
+        if self.state.over_budget():
+            await self.push("452 4.3.1 Insufficient system resources, try again later")
+            return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         raw, problem = await self._read_data()
         if problem:
+            self._give_back_data()
             await self._end_transaction()
             await self.push(problem)
             return
+        log.debug("%s DATA read: %d bytes (%d in flight)", self.client.ip, len(raw), self.state.bytes_in_flight)
         self.busy = True
+        self._suspend_timeout()  # RFC 5321 §4.5.3.2.6: the client waits for us now, not we for it
         try:
-            reply = await self._deliver(raw)
+            reply, record = await self._deliver(raw)
         finally:
             self.busy = False
             self.txn = None
             self._forget_xforward()
+        del raw
         await self.push(str(reply))
+        self._reset_timeout()
+        if reply.ok:
+            self._junk = 0
+        if record is not None:  # after the answer: a slow store never delays the client
+            self.state.spawn(record)
+        self._give_back_data()
         await self._close_if_shutting_down()
 
+    def _give_back_data(self) -> None:
+        self.state.give_back(self._data_bytes)
+        self._data_bytes = 0
+
     async def _read_data(self) -> tuple[bytes, str]:
-        """The message (dot-unstuffed) and '' — or b'' and the error reply once the dot came."""
+        """The message (dot-unstuffed) and '' — or b'' and the error reply once the dot came.
+
+        Only CR LF . CR LF ends the data. A line longer than the reader's limit arrives in
+        pieces; a piece that does not start a line is never taken for the end (a "." left at
+        the end of a long line's first piece must not end the message and let the rest be read
+        as commands)."""
         limit = self.data_size_limit or 0
         max_line = self.runtime.config.server.max_line_length + 2
         data_timeout = self.runtime.config.server.data_timeout
-        lines: list[bytes] = []
+        message = bytearray()
         size = 0
         since_reset = 0
-        too_big = too_long = False
+        too_big = too_long = over_budget = False
+        at_line_start = True
+        line_length = 0
         self._reset_timeout(data_timeout)
         while True:
             try:
-                line = await self._reader.readuntil(b"\r\n")
+                piece = await self._reader.readuntil(b"\r\n")
+                line_ends = True
             except asyncio.LimitOverrunError as exc:
-                too_long = True
-                lines.clear()
-                await self._reader.readexactly(exc.consumed)
-                continue
+                piece = await self._reader.readexactly(exc.consumed)
+                line_ends = False
             except asyncio.IncompleteReadError:
                 raise ConnectionResetError("connection closed during DATA")
-            if line == b".\r\n":
+            if at_line_start and piece == b".\r\n":
                 break
-            size += len(line)
-            since_reset += len(line)
+            line_length = (0 if at_line_start else line_length) + len(piece)
+            if at_line_start and piece[:1] == b".":
+                piece = piece[1:]
+            at_line_start = line_ends
+            size += len(piece)
+            since_reset += len(piece)
             if since_reset > 65536:
                 self._reset_timeout(data_timeout)
                 since_reset = 0
-            if too_big or too_long:
+            if too_big or too_long or over_budget:
                 continue
             if limit and size > limit:
                 too_big = True
-                lines.clear()
-                continue
-            if len(line) > max_line:
+            elif line_length > max_line:
                 too_long = True
-                lines.clear()
+            elif not self.state.take_bytes(len(piece)):
+                over_budget = True
+            else:
+                self._data_bytes += len(piece)
+                message += piece
                 continue
-            lines.append(line[1:] if line[:1] == b"." else line)
+            message = bytearray()  # refused: keep nothing more of it
+            self._give_back_data()
         self._reset_timeout()
         if too_big:
             return b"", f"552 5.3.4 Error: message size exceeds fixed limit of {limit} bytes"
         if too_long:
             return b"", f"552 5.3.4 Error: message line longer than {max_line - 2} bytes"
-        return b"".join(lines), ""
+        if over_budget:
+            return b"", "452 4.3.1 Insufficient system resources, try again later"
+        return bytes(message), ""
 
-    async def _deliver(self, raw: bytes) -> Reply:
-        """Scan, then carry out the verdict. Only a real downstream 250 or a durable quarantine
-        yields a 2xx; anything unexpected is a 451 so the client retries."""
+    async def _deliver(self, raw: bytes) -> tuple[Reply, Optional[Awaitable[None]]]:
+        """Scan, then carry out the verdict: the reply, and the recording to run after it.
+        Only a real downstream 250 or a durable quarantine yields a 2xx; anything unexpected is
+        a 451 so the client retries."""
         assert self.txn is not None
         txn = self.txn
         runtime = self.runtime
@@ -503,14 +625,14 @@ class ProxySession(SMTP):
         except Exception:
             log.exception("%s scan failed", facts.queue_id)
             await self.downstream.rset()
-            return Reply(451, "4.3.0 Temporary failure while scanning the message, try again later")
+            return Reply(451, "4.3.0 Temporary failure while scanning the message, try again later"), None
         scanned = time.perf_counter()
         try:
             reply = await self._carry_out(verdict, ctx)
         except Exception:
             log.exception("%s internal error while carrying out the verdict", facts.queue_id)
             self.downstream.close()
-            return Reply(451, "4.3.0 Internal error, try again later")
+            return Reply(451, "4.3.0 Internal error, try again later"), None
         finished = time.perf_counter()
         if verdict.action not in (Action.REJECT, Action.TEMPFAIL, Action.QUARANTINE):
             self.state.relay_latency.append(finished - started)
@@ -519,12 +641,11 @@ class ProxySession(SMTP):
                  self.client.ip, txn.sender, len(txn.rcpts), len(raw), verdict.action.value,
                  verdict.score, (scanned - started) * 1000, (finished - started) * 1000,
                  str(reply).replace("\r\n", " / "))
-        await runtime.record(ctx, verdict, str(reply).replace("\r\n", " "))
-        return reply
+        return reply, runtime.record(ctx, verdict, str(reply).replace("\r\n", " "))
 
     async def _carry_out(self, verdict: Verdict, ctx: ScanContext) -> Reply:
         runtime = self.runtime
-        facts, raw = ctx.facts, ctx.raw
+        facts = ctx.facts
         if verdict.action is Action.REJECT:
             await self.downstream.rset()
             reasons = ", ".join(verdict.reasons()) or "policy"
@@ -534,7 +655,7 @@ class ProxySession(SMTP):
             return Reply(451, "4.7.1 Message cannot be checked now, try again later")
         if verdict.action is Action.QUARANTINE:
             try:
-                await runtime.quarantine(ctx, verdict)
+                await runtime.quarantine(ctx, verdict, self.state.spawn)
             except Exception:
                 log.exception("%s quarantine write failed", facts.queue_id)
                 await self.downstream.rset()
@@ -544,8 +665,11 @@ class ProxySession(SMTP):
         extra = []
         if runtime.config.relay.mode == "front":
             extra.append(runtime.received_header(facts))
-        message = runtime.outgoing(raw, verdict, extra, facts.policy)
-        return await self.downstream.data(message)
+        return await self.downstream.data(runtime.outgoing(ctx.raw, verdict, extra, facts.policy))
+
+
+def _printable(value: str | None) -> str | None:
+    return helo_names.printable(value) if value else value
 
 
 def _plain_ip(value: str | None) -> str | None:
@@ -559,13 +683,3 @@ def _plain_ip(value: str | None) -> str | None:
     if ip.version == 6 and ip.ipv4_mapped:
         return str(ip.ipv4_mapped)
     return str(ip)
-
-
-def _in_networks(ip: str | None, networks) -> bool:
-    if not ip:
-        return False
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(addr in net for net in networks)
