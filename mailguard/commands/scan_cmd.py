@@ -9,7 +9,8 @@ import time
 
 from mailguard.checks.registry import CheckServices, build_pipeline, offline_skipped
 from mailguard.config import Config
-from mailguard.scan.facts import ClientFacts, MessageFacts
+from mailguard.flow import MessageFlow, ScanServices
+from mailguard.scan.facts import ClientFacts
 from mailguard.scan.sources import SourceError, iter_messages
 from mailguard.scan.verdict import Verdict
 
@@ -42,6 +43,26 @@ def verdict_text(label: str, verdict: Verdict, seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+async def scan_one(services: ScanServices, client: ClientFacts, mail_from: str, rcpts: list[str], raw: bytes,
+                   queue_id: str) -> Verdict | None:
+    """The verdict the proxy would reach for this message, by the proxy's own flow (read-only):
+    recipients the flow refuses at RCPT are left out, as the proxy leaves them; when it refuses
+    them all, that refusal is the verdict."""
+    flow = MessageFlow(services, client, record=False)
+    await flow.mail(mail_from, smtputf8=not (mail_from + "".join(rcpts)).isascii())
+    for rcpt in rcpts:
+        if await flow.rcpt(rcpt) is None:
+            flow.accepted(rcpt)
+    assert flow.txn is not None
+    refused = flow.txn.refused
+    if rcpts and not flow.txn.rcpts and refused is not None:
+        flow.close()
+        return refused
+    outcome = await flow.data(raw, queue_id)
+    flow.close()
+    return outcome.verdict
+
+
 def run(args: argparse.Namespace, cfg: Config) -> int:
     services = CheckServices.for_config(cfg)  # offline too: the local lists live there
     pipeline = build_pipeline(cfg, offline=args.offline, services=services)
@@ -50,6 +71,8 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         print(f"offline: skipped {', '.join(skipped)}", file=sys.stderr)
     client = ClientFacts(ip=args.client_ip, helo=args.helo)
 
+    flow_services = ScanServices(cfg, pipeline, hostname=cfg.hostname)
+
     async def scan_all() -> int:
         failures = 0
         for n, item in enumerate(iter_messages(args.paths), start=1):
@@ -57,11 +80,13 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
                 print(f"{item.label}: {item.problem}", file=sys.stderr)
                 failures += 1
                 continue
-            facts = MessageFacts(client=client, mail_from=args.mail_from, rcpts=tuple(args.rcpt),
-                                 queue_id=f"scan{n}", policy=cfg.policy_group(args.rcpt[0]) if args.rcpt else "")
             started = time.perf_counter()
-            verdict = await pipeline.scan(facts, item.raw)
+            verdict = await scan_one(flow_services, client, args.mail_from, args.rcpt, item.raw, f"scan{n}")
             elapsed = time.perf_counter() - started
+            if verdict is None:
+                print(f"{item.label}: the scan failed (see the log)", file=sys.stderr)
+                failures += 1
+                continue
             out = verdict_json(item.label, verdict) if args.json else verdict_text(item.label, verdict, elapsed)
             print(out, flush=False)
         sys.stdout.flush()

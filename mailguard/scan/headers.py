@@ -163,26 +163,31 @@ def prepend(raw: bytes, headers: list[str]) -> bytes:
     return header_block(raw, headers) + raw
 
 
-def forwarded_parts(raw: bytes, verdict: Verdict, *, authserv_id: str, subject_tag: str,
-                    extra_headers: list[str]) -> tuple[bytes, memoryview]:
-    """The bytes to relay, in two parts that are sent one after the other (the body is not
-    copied): our headers with the message's header block — forged copies of ours removed, the
-    Subject tagged if so decided — and the rest of the message, untouched."""
-    block, _ = split_header_block(raw)
-    edited = strip_forged(block, authserv_id)
-    if verdict.action is Action.REWRITE_SUBJECT:
-        edited = rewrite_subject(edited, subject_tag)
+def added_fields(verdict: Verdict, authserv_id: str, extra_headers: list[str]) -> tuple[str, ...]:
+    """The fields we add to a delivered message, in order: `extra_headers` (our Received), the
+    checks' (Authentication-Results), then X-Spam-* and X-Mailguard-Symbols."""
     added = list(verdict.headers)
     if authserv_id and not any(h.lower().startswith("authentication-results:") for h in added):
         # Every forwarded message carries our A-R; "none" when no method ran (RFC 8601 §2.2).
         added.append(f"Authentication-Results: {authserv_id}; none")
-    ours = header_block(raw, [*extra_headers, *added, *verdict_headers(verdict)])
-    return ours + edited, memoryview(raw)[len(block):]
+    return (*extra_headers, *added, *verdict_headers(verdict))
+
+
+def forwarded_parts(raw: bytes, fields: list[str], *, authserv_id: str, subject_tag: str = "") -> tuple[bytes, memoryview]:
+    """The bytes to relay, in two parts that are sent one after the other (the body is not
+    copied): `fields` with the message's header block — forged copies of ours removed, the
+    Subject tagged when `subject_tag` is given — and the rest of the message, untouched."""
+    block, _ = split_header_block(raw)
+    edited = strip_forged(block, authserv_id)
+    if subject_tag:
+        edited = rewrite_subject(edited, subject_tag)
+    return header_block(raw, fields) + edited, memoryview(raw)[len(block):]
 
 
 def forwarded_message(raw: bytes, verdict: Verdict, *, authserv_id: str, subject_tag: str,
                       extra_headers: list[str]) -> bytes:
-    """forwarded_parts, joined (for tests and tools that want one piece)."""
-    head, body = forwarded_parts(raw, verdict, authserv_id=authserv_id, subject_tag=subject_tag,
-                                 extra_headers=extra_headers)
+    """What a proxy relays for `verdict`, in one piece (for tests and tools)."""
+    tag = subject_tag if verdict.action is Action.REWRITE_SUBJECT else ""
+    head, body = forwarded_parts(raw, list(added_fields(verdict, authserv_id, extra_headers)),
+                                 authserv_id=authserv_id, subject_tag=tag)
     return head + body

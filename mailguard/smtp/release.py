@@ -48,8 +48,8 @@ async def release(entry: QuarantineEntry, config: Config) -> ReleaseResult:
         if not accepted:
             await ds.rset()
             return ReleaseResult(False, replies)
-        message = headers.forwarded_parts(entry.raw, _verdict_of(entry), authserv_id=config.authserv_id,
-                                            subject_tag=config.actions.subject_tag, extra_headers=[])
+        fields = headers.added_fields(_verdict_of(entry), config.authserv_id, [])
+        message = headers.forwarded_parts(entry.raw, list(fields), authserv_id=config.authserv_id)
         reply = await ds.data(message)
         replies.append(f"DATA: {reply}")
         return ReleaseResult(reply.ok, replies)

@@ -21,21 +21,16 @@ from typing import Awaitable, Callable
 from mailguard import memory
 from mailguard.config import Config, ConfigError, HostPort, ServerSettings
 from mailguard.dnsresolver import Resolver
-from mailguard.scan import headers
-from mailguard.scan.pipeline import Pipeline, ScanContext
-from mailguard.scan.verdict import Verdict
+from mailguard.scan.pipeline import Pipeline
 from mailguard.store.base import Store
-from mailguard.store.records import MessageRecord, QuarantineEntry
-from mailguard.store.summary import message_record
 
 log = logging.getLogger("mailguard.server")
-
-RECORD_TIMEOUT = 60.0  # seconds for one history row; it is written after the client's answer
 
 
 @dataclass
 class Runtime:
-    """Everything a session needs, built from one config; replaced whole on reload."""
+    """Everything a session needs, built from one config; replaced whole on reload. It is the
+    flow's FlowServices too."""
 
     config: Config
     pipeline: Pipeline
@@ -45,61 +40,6 @@ class Runtime:
     trusted_networks: tuple
     resolver: Resolver | None = None  # for the client's verified name (XCLIENT NAME=)
     autolearn: object | None = None  # mailguard.bayes.autolearn.AutoLearner when [bayes] autolearn is on
-
-    @property
-    def authserv_id(self) -> str:
-        return self.config.authserv_id
-
-    def received_header(self, facts) -> str:
-        c = facts.client
-        proto = c.protocol if c.protocol in ("SMTP", "ESMTP") else "ESMTP"
-        if facts.smtputf8:
-            proto = "UTF8" + ("SMTP" if proto == "ESMTP" else proto)
-        if c.tls:
-            proto += "S"
-        return headers.received_header(helo=c.helo, client_name=c.name, client_ip=c.ip, by=self.hostname,
-                                       protocol=proto, queue_id=facts.queue_id, rcpts=facts.rcpts,
-                                       when=facts.received_at)
-
-    def outgoing(self, raw: bytes, verdict: Verdict, extra_headers: list[str],
-                 policy: str = "") -> tuple[bytes, memoryview]:
-        return headers.forwarded_parts(raw, verdict, authserv_id=self.authserv_id,
-                                         subject_tag=self.config.actions_for(policy).subject_tag,
-                                         extra_headers=extra_headers)
-
-    async def quarantine(self, ctx: ScanContext, verdict: Verdict, spawn: Callable) -> None:
-        """Durable on return. Waited for as long as the client waits for our answer (the relay's
-        data wait): past that the client hears 4xx, so an entry written later is deleted again
-        (its retry must not leave two copies)."""
-        record = message_record(ctx, verdict, outcome="quarantined")
-        write = asyncio.ensure_future(self.store.quarantine(QuarantineEntry(record, ctx.raw, verdict.headers)))
-        try:
-            await asyncio.wait_for(asyncio.shield(write), self.config.relay_data_timeout)
-        except TimeoutError:
-            spawn(self._undo_late_quarantine(write, record.queue_id))
-            raise
-
-    async def _undo_late_quarantine(self, write: asyncio.Future, queue_id: str) -> None:
-        try:
-            await write
-        except Exception:
-            return  # never written
-        try:
-            await self.store.quarantine_delete(queue_id)
-            log.warning("%s quarantine write finished after the client was told 4xx: entry deleted", queue_id)
-        except Exception:
-            log.exception("%s quarantine entry written late could not be deleted", queue_id)
-
-    async def record(self, ctx: ScanContext, verdict: Verdict, outcome: str) -> None:
-        """The history row, after the client has its answer; a failure or a store that does not
-        answer in time is logged, never turned into a second answer."""
-        try:
-            async with asyncio.timeout(RECORD_TIMEOUT):
-                await self.store.record_history(message_record(ctx, verdict, outcome))
-        except Exception:
-            log.exception("%s could not write the history row", ctx.facts.queue_id)
-        if self.autolearn is not None:
-            self.autolearn.consider(ctx.raw, verdict)
 
 
 def tls_context_for(config: Config) -> ssl.SSLContext | None:

@@ -11,17 +11,15 @@ import asyncio
 import collections
 import ipaddress
 import logging
-import secrets
 import time
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Awaitable, Optional
+from dataclasses import replace
+from typing import TYPE_CHECKING, Optional
 
 from aiosmtpd.smtp import SMTP
 
 from mailguard.dnsresolver.reverse import ClientName, verified_client_name
-from mailguard.scan.facts import ClientFacts, MessageFacts
-from mailguard.scan.pipeline import ScanContext
-from mailguard.scan.verdict import Action, Symbol, Verdict
+from mailguard.flow import Kind, MessageFlow, Outcome, outgoing
+from mailguard.scan.facts import ClientFacts
 from mailguard.smtp import helo as helo_names
 from mailguard.smtp import xtext
 from mailguard.smtp.relay import Downstream, DownstreamFailure
@@ -47,21 +45,6 @@ class _NoHooks:
     """aiosmtpd wants a handler object; every hook is implemented on the session instead."""
 
 
-def new_queue_id() -> str:
-    return secrets.token_hex(6).upper()
-
-
-@dataclass
-class Transaction:
-    sender: str
-    mail_params: list[str]
-    smtputf8: bool
-    rcpts: list[str] = field(default_factory=list)
-    rcpt_params: list[list[str]] = field(default_factory=list)
-    early: list[Symbol] = field(default_factory=list)  # symbols of the connect/mail/rcpt phases
-    policy: str | None = None  # the policy group, fixed by the first accepted recipient
-
-
 class ProxySession(SMTP):
     def __init__(self, runtime: "Runtime", state: "ServerState") -> None:
         cfg = runtime.config
@@ -82,15 +65,26 @@ class ProxySession(SMTP):
         )
         self.command_size_limit = COMMAND_LINE_LIMIT
         self.downstream = Downstream(cfg.downstream, cfg.relay, runtime.hostname, cfg.relay_data_timeout)
-        self.client = ClientFacts()
+        self.flow = MessageFlow(runtime, ClientFacts(), spawn=state.spawn)
         self.xforward: dict[str, str] = {}
-        self.txn: Transaction | None = None
         self.busy = False  # a DATA is being scanned or relayed: shutdown waits for it
         self._refusal = ""  # the 421 this client gets instead of a greeting
         self._client_name: asyncio.Future[ClientName] | None = None
         self._junk = 0  # junk commands since the last message
         self._data_bytes = 0  # bytes of the message being read or worked on, in state's budget
         self._faults_logged: set[str] = set()  # one log line per kind of fault per session
+
+    @property
+    def client(self) -> ClientFacts:
+        return self.flow.client
+
+    @client.setter
+    def client(self, facts: ClientFacts) -> None:
+        self.flow.client_changed(facts)
+
+    @property
+    def txn(self):  # the flow's transaction: what shutdown waits for
+        return self.flow.txn
 
     # --- connection lifecycle -------------------------------------------------------------
 
@@ -101,13 +95,15 @@ class ProxySession(SMTP):
             self.client = replace(self.client, tls=True)
             return
         peer = transport.get_extra_info("peername") or (None, None)
-        self.client = ClientFacts(ip=_plain_ip(peer[0]), port=peer[1] if len(peer) > 1 else None)
+        self.flow.client = ClientFacts(ip=_plain_ip(peer[0]), port=peer[1] if len(peer) > 1 else None)
         self._refusal = self.state.admit(self, self.client.ip,
                                          limit_per_client=self.runtime.config.relay.mode == "front")
         if not self._refusal:
             self._look_up_client_name()
 
     def _look_up_client_name(self) -> None:
+        if self.runtime.config.relay.mode == "front":
+            self.flow.connected()  # connect-phase checks run while the client says EHLO
         if self.runtime.resolver and self.runtime.config.relay.mode == "front":
             # Looked up while the client says EHLO; needed at MAIL, for XCLIENT NAME=.
             self._client_name = asyncio.ensure_future(
@@ -116,6 +112,7 @@ class ProxySession(SMTP):
     def connection_lost(self, error: Optional[Exception]) -> None:
         if self._client_name is not None:
             self._client_name.cancel()
+        self.flow.close()
         self._release()
         # The client is gone: end the downstream session politely without holding anything up.
         self.state.spawn(self.downstream.quit())
@@ -392,18 +389,8 @@ class ProxySession(SMTP):
             log.warning("%s MAIL FROM:<%s>: %s", self.client.ip, address, failure.reply.text)
             reply = failure.reply
         if reply.ok:
-            self.txn = Transaction(address, params, "SMTPUTF8" in named)
-            for phase in ("connect", "mail"):
-                if self.runtime.pipeline.has_phase(phase):
-                    self.txn.early += await self.runtime.pipeline.run_phase(phase, self._facts(()))
+            await self.flow.mail(address, "SMTPUTF8" in named)
         await self.push(str(reply))
-
-    def _facts(self, rcpts: tuple[str, ...], queue_id: str = "", received_at: float | None = None) -> MessageFacts:
-        """The facts of the current transaction, for a check of any phase."""
-        assert self.txn is not None
-        return MessageFacts(client=self.client, mail_from=self.txn.sender, rcpts=rcpts, queue_id=queue_id,
-                            received_at=time.time() if received_at is None else received_at,
-                            smtputf8=self.txn.smtputf8, policy=self.txn.policy or "")
 
     async def smtp_RCPT(self, arg: Optional[str]) -> None:
         if await self.check_helo_needed():
@@ -426,32 +413,16 @@ class ProxySession(SMTP):
         if not address.isascii() and not self.txn.smtputf8:
             await self.push("553 5.6.7 Must declare SMTPUTF8 to send non-ASCII address")
             return
-        if len(self.txn.rcpts) >= self.runtime.config.server.max_recipients:
-            await self.push("452 4.5.3 Error: too many recipients")
-            return
-        group = self.runtime.config.policy_group(address)
-        if self.txn.policy is not None and group != self.txn.policy:
-            # One verdict per message: recipients of another policy group come in a new transaction.
-            await self.push("452 4.5.3 Too many recipients: this recipient's domain has another policy, "
-                            "send it in a separate transaction")
-            return
-        pipeline = self.runtime.pipeline
-        rcpt_facts = replace(self._facts((address,)), policy=group)
-        rcpt_symbols = await pipeline.run_phase("rcpt", rcpt_facts) if pipeline.has_phase("rcpt") else []
-        refused = pipeline.early_reject([*self.txn.early, *rcpt_symbols]) if self.txn.early or rcpt_symbols else None
-        if refused is not None:  # decided before the message: SMTP can answer this recipient alone
-            log.info("%s RCPT <%s> refused early: %s", self.client.ip, address, ", ".join(refused.reasons()))
-            await self.push(f"550 5.7.1 Recipient refused by policy ({', '.join(refused.reasons())})")
+        refusal = await self.flow.rcpt(address)
+        if refusal is not None:
+            await self.push(str(refusal))
             return
         try:
             reply = await self.downstream.rcpt(address, params)
         except DownstreamFailure as failure:
             reply = failure.reply
         if reply.ok:
-            self.txn.policy = group
-            self.txn.rcpts.append(address)
-            self.txn.rcpt_params.append(params)
-            self.txn.early += rcpt_symbols
+            self.flow.accepted(address)
         await self.push(str(reply))
 
     async def smtp_RSET(self, arg: str) -> None:
@@ -470,13 +441,13 @@ class ProxySession(SMTP):
             await self.push("501 5.5.4 Syntax: QUIT")
             return
         await self.push("221 2.0.0 Bye")
-        self.txn = None
+        self.flow.reset()
         self._close()  # closing hands the downstream to connection_lost
 
     async def _end_transaction(self) -> None:
         """Forget the transaction here and downstream (RSET), and the per-transaction XFORWARD."""
         if self.txn is not None:
-            self.txn = None
+            self.flow.reset()
             await self.downstream.rset()
         self._forget_xforward()
 
@@ -529,18 +500,16 @@ class ProxySession(SMTP):
         self.busy = True
         self._suspend_timeout()  # RFC 5321 §4.5.3.2.6: the client waits for us now, not we for it
         try:
-            reply, record = await self._deliver(raw)
+            outcome, reply = await self._deliver(raw)
         finally:
             self.busy = False
-            self.txn = None
-            self._forget_xforward()
         del raw
         await self.push(str(reply))
         self._reset_timeout()
         if reply.ok:
             self._junk = 0
-        if record is not None:  # after the answer: a slow store never delays the client
-            self.state.spawn(record)
+        self.flow.finished(outcome, reply)  # recorded after the answer: a slow store never delays it
+        self._forget_xforward()
         self._give_back_data()
         await self._close_if_shutting_down()
 
@@ -608,64 +577,34 @@ class ProxySession(SMTP):
             return b"", "452 4.3.1 Insufficient system resources, try again later"
         return bytes(message), ""
 
-    async def _deliver(self, raw: bytes) -> tuple[Reply, Optional[Awaitable[None]]]:
-        """Scan, then carry out the verdict: the reply, and the recording to run after it.
-        Only a real downstream 250 or a durable quarantine yields a 2xx; anything unexpected is
-        a 451 so the client retries."""
-        assert self.txn is not None
+    async def _deliver(self, raw: bytes) -> tuple[Outcome, Reply]:
+        """The flow's outcome and the answer to give: only a real downstream 250 or a durable
+        quarantine is a 2xx; anything unexpected is a 451 so the client retries."""
         txn = self.txn
-        runtime = self.runtime
-        ended_at = time.time()
-        facts = self._facts(tuple(txn.rcpts), new_queue_id(), received_at=ended_at)
+        assert txn is not None
         started = time.perf_counter()
-        try:
-            ctx = ScanContext(facts, raw)
-            verdict = await asyncio.wait_for(runtime.pipeline.evaluate(ctx, txn.early),
-                                             timeout=runtime.config.server.scan_timeout + 1.0)
-        except Exception:
-            log.exception("%s scan failed", facts.queue_id)
-            await self.downstream.rset()
-            return Reply(451, "4.3.0 Temporary failure while scanning the message, try again later"), None
+        outcome = await self.flow.data(raw)
         scanned = time.perf_counter()
-        try:
-            reply = await self._carry_out(verdict, ctx)
-        except Exception:
-            log.exception("%s internal error while carrying out the verdict", facts.queue_id)
-            self.downstream.close()
-            return Reply(451, "4.3.0 Internal error, try again later"), None
-        finished = time.perf_counter()
-        if verdict.action not in (Action.REJECT, Action.TEMPFAIL, Action.QUARANTINE):
-            self.state.relay_latency.append(finished - started)
-        log.info("%s client=%s[%s] from=<%s> nrcpt=%d size=%d action=%s score=%.2f "
-                 "scan_ms=%.1f total_ms=%.1f reply=%s", facts.queue_id, self.client.name or "unknown",
-                 self.client.ip, txn.sender, len(txn.rcpts), len(raw), verdict.action.value,
-                 verdict.score, (scanned - started) * 1000, (finished - started) * 1000,
-                 str(reply).replace("\r\n", " / "))
-        return reply, runtime.record(ctx, verdict, str(reply).replace("\r\n", " "))
-
-    async def _carry_out(self, verdict: Verdict, ctx: ScanContext) -> Reply:
-        runtime = self.runtime
-        facts = ctx.facts
-        if verdict.action is Action.REJECT:
+        if outcome.kind is not Kind.DELIVER:
             await self.downstream.rset()
-            reasons = ", ".join(verdict.reasons()) or "policy"
-            return Reply(550, f"5.7.1 Message rejected as spam ({reasons})")
-        if verdict.action is Action.TEMPFAIL:
-            await self.downstream.rset()
-            return Reply(451, "4.7.1 Message cannot be checked now, try again later")
-        if verdict.action is Action.QUARANTINE:
+            reply = outcome.reply
+            assert reply is not None
+        else:
             try:
-                await runtime.quarantine(ctx, verdict, self.state.spawn)
+                reply = await self.downstream.data(outgoing(raw, outcome, self.runtime.config.authserv_id))
             except Exception:
-                log.exception("%s quarantine write failed", facts.queue_id)
-                await self.downstream.rset()
-                return Reply(451, "4.3.0 Temporary storage failure, try again later")
-            await self.downstream.rset()
-            return Reply(250, f"2.0.0 Ok: queued as {facts.queue_id}")
-        extra = []
-        if runtime.config.relay.mode == "front":
-            extra.append(runtime.received_header(facts))
-        return await self.downstream.data(runtime.outgoing(ctx.raw, verdict, extra, facts.policy))
+                log.exception("%s internal error while relaying", outcome.ctx.facts.queue_id if outcome.ctx else "")
+                self.downstream.close()
+                reply = Reply(451, "4.3.0 Internal error, try again later")
+            self.state.relay_latency.append(time.perf_counter() - started)
+        finished = time.perf_counter()
+        verdict = outcome.verdict
+        log.info("%s client=%s[%s] from=<%s> nrcpt=%d size=%d action=%s score=%.2f "
+                 "scan_ms=%.1f total_ms=%.1f reply=%s", outcome.ctx.facts.queue_id if outcome.ctx else "-",
+                 self.client.name or "unknown", self.client.ip, txn.sender, len(txn.rcpts), len(raw),
+                 verdict.action.value if verdict else "none", verdict.score if verdict else 0.0,
+                 (scanned - started) * 1000, (finished - started) * 1000, str(reply).replace("\r\n", " / "))
+        return outcome, reply
 
 
 def _printable(value: str | None) -> str | None:
