@@ -544,11 +544,19 @@ def _decode_base64(data: bytes, want_bytes: bool = True) -> tuple[bytes, int, st
     return b"".join(out), size, problem
 
 
+def _stored_payload(msg: Message) -> object:
+    """A part's payload as the parser stored it: a list of parts, or the body with its 8-bit
+    bytes as surrogates. Never `get_payload()`: for 8-bit text compat32 decodes it with the
+    declared charset, and a sender's charset (idna, undefined, a NUL in the name, an RFC 2231
+    tuple) makes that raise."""
+    return getattr(msg, "_payload", None)
+
+
 def _payload_bytes(part: Message, want_bytes: bool = True) -> tuple[bytes, int, list[Problem]]:
     """The decoded body of a leaf part, its decoded size and the problems met decoding it.
     With `want_bytes` False, a base64 body is only measured, not decoded."""
     problems: list[Problem] = []
-    payload = part.get_payload()
+    payload = _stored_payload(part)
     if isinstance(payload, list):  # message/delivery-status and the like: header blocks
         texts = []
         for block in payload[:MAX_PARTS]:
@@ -556,11 +564,6 @@ def _payload_bytes(part: Message, want_bytes: bool = True) -> tuple[bytes, int, 
                 texts.append("".join(f"{k}: {v}\n" for k, v in block.raw_items()))
         data = "\n".join(texts).encode("utf-8", "surrogateescape")
         return data, len(data), problems
-    # compat32's get_payload() re-decodes 8-bit text with the declared charset (replacing what
-    # does not fit); the stored payload still holds the original bytes (as surrogates).
-    stored = getattr(part, "_payload", payload)
-    if isinstance(stored, str):
-        payload = stored
     if isinstance(payload, bytes):
         return payload, len(payload), problems
     if not isinstance(payload, str):
@@ -1133,7 +1136,7 @@ def _leaves(root: Message, problems: list[Problem]) -> list[tuple[Message, int]]
     stack: list[tuple[Message, int]] = [(root, 0)]
     while stack:
         msg, depth = stack.pop()
-        payload = msg.get_payload()
+        payload = _stored_payload(msg)
         if isinstance(payload, list) and msg.get_content_type() != "message/delivery-status":
             stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
             continue
@@ -1161,9 +1164,22 @@ def _walk_defects(root: Message, problems: list[Problem], truncated: bool) -> No
         msg, where = stack.pop()
         seen += 1
         problems.extend(_defect_problems(msg, where, truncated))
-        payload = msg.get_payload()
+        payload = _stored_payload(msg)
         if isinstance(payload, list):
             stack.extend((p, f"{where}.{i}") for i, p in enumerate(payload) if isinstance(p, Message))
+
+
+def _param(msg: Message, name: str, header: str, problems: list[Problem], where: str) -> str | None:
+    """A Content-Type / -Disposition parameter as text; an RFC 2231 value (charset'lang'text)
+    is decoded with decode_bytes, so that its charset gets the same checks as a part's."""
+    value = _safe(lambda: msg.get_param(name, None, header))
+    if isinstance(value, tuple) and len(value) == 3:
+        text = value[2] if isinstance(value[2], str) else ""
+        decoded, code = decode_bytes(text.encode("latin-1", "replace"), value[0] or None)
+        if code in (MIME_BAD_CHARSET, MIME_CHARSET_MISMATCH):
+            problems.append(Problem(code, f"{where}: {str(value[0])[:40]}"))
+        return decoded
+    return value if isinstance(value, str) else None
 
 
 def _safe(fn, default=None):
@@ -1186,18 +1202,15 @@ def _part_record(msg: Message, index: int, depth: int, budget: _Budget,
     """One leaf part turned into its record; also returns its HTML anchors."""
     ctype = _safe(msg.get_content_type, "text/plain") or "text/plain"
     ctype = ctype[:100].lower()
-    charset = _safe(msg.get_content_charset)
-    if not isinstance(charset, str):
-        charset = None
-    if charset:
-        charset = charset[:64].strip().strip("\"'") or None
+    charset = _param(msg, "charset", "content-type", problems, f"part {index} charset")
+    charset = charset[:64].strip().strip("\"'").lower() or None if charset else None
     disposition = _safe(msg.get_content_disposition)
     disposition = disposition.strip()[:40] if isinstance(disposition, str) and disposition.strip() else None
-    filename = _safe(msg.get_filename)
-    if isinstance(filename, str):
-        filename = decode_header_value(filename, problems, f"part {index} filename")[:1000] or None
-    else:
-        filename = None
+    where = f"part {index} filename"
+    filename = (_param(msg, "filename", "content-disposition", problems, where)
+                or _param(msg, "name", "content-type", problems, where))
+    if filename:
+        filename = decode_header_value(filename.strip(), problems, where)[:1000] or None
     maintype = ctype.partition("/")[0]
     textual = maintype in ("text", "multipart") or ctype == "message/delivery-status"
     data, size, decode_problems = _payload_bytes(msg, want_bytes=textual)
