@@ -4,10 +4,14 @@ itself shows as a MIME_* problem, and no check raises."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import re
 
 import pytest
 
+from mailguard.config import Config, ListFile, ListsSettings
+from mailguard.scan.verdict import Action
 from offline import FACTS, broken_symbols, offline_config, offline_pipeline
 from realservers import CORPORA
 
@@ -44,3 +48,27 @@ def test_a_part_in_a_bad_charset_does_not_blind_the_scan(pipeline, charset):
     assert "BASE64_TEXT_PART" in names  # the base64 part was still decoded and read
     assert "MIME_PARSE_ERROR" not in names and "MIME_BAD_CHARSET" in names
     assert not broken_symbols(names)
+
+
+BOMBS = {
+    "a second From of parentheses": b"From: spammer@sender.test\nFrom: " + b"(" * 3000 + b"x@y.test\n",
+    "parentheses around the address": b"From: " + b"(" * 3000 + b" <spammer@sender.test>\n",
+    "colons before the address": b"From: " + b": " * 3000 + b"spammer@sender.test\n",
+    "a To of parentheses": b"From: spammer@sender.test\nTo: " + b"(" * 3000 + b"\n",
+}
+
+
+@pytest.mark.parametrize("headers", BOMBS.values(), ids=BOMBS.keys())
+def test_an_unparseable_address_header_never_lowers_the_score(tmp_path, capfd, caplog, headers):
+    listed = tmp_path / "block.list"
+    listed.write_text("spammer@sender.test\n")
+    config = dataclasses.replace(Config(), lists=ListsSettings(file=(ListFile("site", str(listed), score=12.0),)))
+    pipeline = offline_pipeline(offline_config(tmp_path, config))
+    raw = headers + b"Subject: hello\nMessage-ID: <1@sender.test>\n\nan ordinary line of text\n"
+    with caplog.at_level(logging.WARNING):
+        verdict = scan(pipeline, raw)
+    names = {s.name for s in verdict.symbols}
+    assert "LIST_SITE" in names and "MIME_BAD_ADDRESS_HEADER" in names, names
+    assert not broken_symbols(names)
+    assert verdict.action in (Action.QUARANTINE, Action.REJECT) and verdict.score >= 12.0
+    assert capfd.readouterr().err == "" and not caplog.records

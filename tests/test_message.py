@@ -590,3 +590,16 @@ def test_an_rfc2231_charset_parameter_is_checked_like_any_charset():
     msg = parse(b"Content-Type: text/plain; charset*=utf-8''idna; name*=idna''a.txt\n\nw\xc3\xa9rld\n")
     assert "MIME_PARSE_ERROR" not in codes(msg) and "MIME_BAD_CHARSET" in codes(msg)
     assert msg.parts[0].text.strip() == "w\u00e9rld" and msg.parts[0].filename == "a.txt"
+
+
+def test_addresses_are_parsed_once_and_safely():
+    msg = parse(b"From: Alice <alice@example.com>, bob@example.org\nTo: (" + b"(" * 2000 + b"x <carol@example.net>\n"
+                b"Cc: " + b": " * 1000 + b"dave@example.com\nX-Other: Eve <eve@example.com>\n\nbody\n")
+    assert [(a.name, a.address) for a in msg.addresses("FROM")] == [("Alice", "alice@example.com"),
+                                                                   ("", "bob@example.org")]
+    assert [a.address for a in msg.addresses("to")] == ["carol@example.net"]
+    assert [a.address for a in msg.addresses("cc")] == ["dave@example.com"]
+    assert [a.address for a in msg.addresses("x-other")] == ["eve@example.com"]  # parsed when asked
+    assert [f.parsed for f in msg.address_fields("from") + msg.address_fields("to")] == [True, False]
+    assert "MIME_BAD_ADDRESS_HEADER" in codes(msg)
+    assert "MIME_BAD_ADDRESS_HEADER" not in codes(parse(b"From: a (b (c)) <a@example.com>\n\nx\n"))

@@ -16,6 +16,9 @@ DEFAULT_SCORES = {
     # The parser failed and the message was read as one text body: the structure-based rules
     # (parts, attachments, HTML) saw nothing, so the failure itself must count, never 0.
     "MIME_PARSE_ERROR": 1.0,
+    # An address field the parser cannot take (hundreds of nested comments or groups): made to
+    # break filters; its addresses are still found by a linear scan and checked.
+    "MIME_BAD_ADDRESS_HEADER": 1.5,
 }
 
 

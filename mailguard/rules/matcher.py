@@ -7,7 +7,6 @@ of the message (RE2), and the message's own caps bound that size.
 """
 from __future__ import annotations
 
-import email.utils
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -191,7 +190,7 @@ def _other(loaded: Loaded, ctx, msg, lookup_list) -> str | None:
         contents = lookup_list(rule.list)
         if contents is None:
             return None
-        for _, address in email.utils.getaddresses(values):
+        for address in (a.address for a in msg.addresses(rule.header)):
             entry = contents.match_address(address) if "@" in address else None
             if entry:
                 return f"{rule.header} {address} on list {rule.list} ({entry})"

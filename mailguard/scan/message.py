@@ -35,6 +35,8 @@ from functools import cached_property
 from html.parser import HTMLParser
 from urllib.parse import unquote
 
+from mailguard.scan.addresses import ADDRESS_HEADERS, Address, AddressField, parse_field, parse_fields
+
 log = logging.getLogger("mailguard.message")
 
 # ---------------------------------------------------------------------------------------------
@@ -87,11 +89,13 @@ MIME_BAD_ENCODED_WORD = "MIME_BAD_ENCODED_WORD"  # an RFC 2047 word that does no
 MIME_TRUNCATED = "MIME_TRUNCATED"  # a size cap was hit: what follows was not looked at
 MIME_DEFECT = "MIME_DEFECT"  # any other defect the parser reports
 MIME_PARSE_ERROR = "MIME_PARSE_ERROR"  # the parser failed; the message was read best-effort
+MIME_BAD_ADDRESS_HEADER = "MIME_BAD_ADDRESS_HEADER"  # an address field too deep or unparseable
 PROBLEM_CODES = (
     MIME_BAD_BOUNDARY, MIME_MISSING_CHARSET, MIME_BAD_CHARSET, MIME_CHARSET_MISMATCH,
     MIME_BAD_BASE64, MIME_BAD_CTE, MIME_NUL_BYTES, MIME_TOO_MANY_PARTS, MIME_TOO_DEEP,
     MIME_TOO_MANY_HEADERS, MIME_TOO_MANY_LINKS, MIME_LONG_HEADER, MIME_HEADER_DEFECT,
     MIME_8BIT_HEADER, MIME_BAD_ENCODED_WORD, MIME_TRUNCATED, MIME_DEFECT, MIME_PARSE_ERROR,
+    MIME_BAD_ADDRESS_HEADER,
 )
 
 _DEFECT_CODES = {
@@ -1035,6 +1039,9 @@ class ParsedMessage:
     html: str  # HTML source of the inline text/html parts, joined
     raw_size: int = 0
     truncated: bool = False  # a cap stopped the parse or the text: not everything was seen
+    # (lower-case name, its addresses) of every ADDRESS_HEADERS field, in order: parsed once,
+    # here, since the stdlib's address parser raises on hostile values (scan/addresses.py).
+    address_headers: tuple[tuple[str, AddressField], ...] = ()
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -1073,6 +1080,30 @@ class ParsedMessage:
     def headers_named(self, name: str) -> list[str]:
         """Every header of that name (case-insensitive), decoded, in order."""
         return list(self._header_index.get(name.lower(), ()))
+
+    def address_fields(self, name: str) -> tuple[AddressField, ...]:
+        """The addresses of every header field of that name (case-insensitive), one entry per
+        field, in order. Never raises, whatever the sender wrote."""
+        key = name.lower()
+        if key in ADDRESS_HEADERS:
+            return tuple(f for n, f in self.address_headers if n == key)
+        return self._other_address_fields(key)
+
+    def addresses(self, name: str) -> tuple[Address, ...]:
+        """Every address of the header fields of that name, in order ("" addresses included:
+        entries without one; callers keep those with an '@')."""
+        return tuple(a for f in self.address_fields(name) for a in f.addresses)
+
+    def _other_address_fields(self, key: str) -> tuple[AddressField, ...]:
+        """Fields outside ADDRESS_HEADERS (a rule may name any header): parsed on first use."""
+        cache = self._address_cache
+        if key not in cache:
+            cache[key] = tuple(parse_field(v) for v in self.headers_named(key)[:MAX_HEADERS])
+        return cache[key]
+
+    @cached_property
+    def _address_cache(self) -> dict[str, tuple[AddressField, ...]]:
+        return {}
 
     @property
     def subject(self) -> str | None:
@@ -1290,10 +1321,17 @@ def _build(raw: bytes) -> ParsedMessage:
     inline = [p for p in parts if not p.is_attachment]
     text = "\n\n".join(p.text for p in inline if p.text)
     html = "\n".join(p.html for p in inline if p.html)
+    addresses = _address_headers(headers, problems)
     truncated = stopped is not None or any(
         p.code in (MIME_TRUNCATED, MIME_TOO_MANY_PARTS, MIME_TOO_MANY_LINKS) for p in problems)
     return ParsedMessage(tuple(headers), tuple(parts), tuple(collector.links), tuple(problems),
-                         text, html, len(raw), truncated)
+                         text, html, len(raw), truncated, addresses)
+
+
+def _address_headers(headers: list[tuple[str, str]], problems: list[Problem]) -> tuple[tuple[str, AddressField], ...]:
+    fields, unparsed = parse_fields(headers)
+    problems.extend(Problem(MIME_BAD_ADDRESS_HEADER, detail) for detail in unparsed)
+    return fields
 
 
 def _fallback(raw: bytes, exc: BaseException) -> ParsedMessage:
@@ -1318,5 +1356,6 @@ def _fallback(raw: bytes, exc: BaseException) -> ParsedMessage:
     collector = _LinkCollector(problems)
     collector.from_text(text, 0)
     part = Part(0, "text/plain", None, None, None, len(body), text, False)
+    addresses = _address_headers(headers, problems)
     return ParsedMessage(tuple(headers), (part,), tuple(collector.links), tuple(problems), text, "",
-                         len(raw), True)
+                         len(raw), True, addresses)
