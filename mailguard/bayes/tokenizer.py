@@ -18,6 +18,7 @@ import unicodedata
 
 from mailguard.scan.addresses import AddressField
 from mailguard.scan.message import ParsedMessage
+from mailguard.scan.text import nfc, nfd
 
 # Part of the model file's metadata: a model trained with another tokenizer version is refused.
 TOKENIZER_VERSION = 1
@@ -51,16 +52,14 @@ def fold(word: str) -> str:
     """`word` without diacritics: NFD, combining marks dropped, đ → d (ASCII words unchanged)."""
     if word.isascii():
         return word
-    decomposed = unicodedata.normalize("NFD", word.translate(_FOLD_EXTRA))
+    decomposed = nfd(word.translate(_FOLD_EXTRA))
     folded = "".join(c for c in decomposed if not unicodedata.combining(c))
     return word if folded == word else folded
 
 
 def normalize(text: str) -> str:
     """NFC, case-folded: the form every word is compared in."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFC", text)
-    return text.casefold()
+    return nfc(text).casefold()
 
 
 def _shape(word: str) -> str:

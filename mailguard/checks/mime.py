@@ -19,6 +19,9 @@ DEFAULT_SCORES = {
     # An address field the parser cannot take (hundreds of nested comments or groups): made to
     # break filters; its addresses are still found by a linear scan and checked.
     "MIME_BAD_ADDRESS_HEADER": 1.5,
+    # More than four combining marks on one letter: no writing system needs it; it is made to
+    # stall Unicode normalisation or to hide words from rules (the run is cut, the text read).
+    "MIME_COMBINING_RUN": 1.5,
 }
 
 

@@ -23,8 +23,8 @@ MAX_NESTING = 32  # comment nesting given to the stdlib parser (it recurses once
 MAX_COLONS = 64  # group openers given to it (it recurses once per group)
 MAX_PARSED_CHARS = 32 * 1024  # characters per message given to the stdlib parser (its cost per
 #                               character is ~100 times the linear scan's); the rest is scanned
-MAX_FIELDS = 100  # address fields read per message; the rest are not
-MAX_ADDRESSES = 1_000  # addresses kept per field
+MAX_FIELDS = 100  # fields read per header name; the rest are not
+MAX_ADDRESSES = 1_000  # addresses kept per header name; the fields after are not read
 
 # The two halves of an address for the linear scan, read outward from an '@': no spaces,
 # brackets, quotes or separators (the local part is matched on the reversed text).
@@ -57,14 +57,14 @@ def _nesting(value: str) -> int:
     return deepest
 
 
-def scan_field(value: str) -> AddressField:
+def scan_field(value: str, limit: int = MAX_ADDRESSES) -> AddressField:
     """The `local@domain` tokens of a value, by a linear scan (each character is read at most
     twice: by the '@' before it and the one after)."""
     value = value[:MAX_VALUE_CHARS]
     backwards = value[::-1]
     found: list[Address] = []
     at = value.find("@")
-    while at >= 0 and len(found) < MAX_ADDRESSES:
+    while at >= 0 and len(found) < limit:
         local = _LOCAL.match(backwards, len(value) - at)
         domain = _DOMAIN.match(value, at + 1)
         if local and domain:
@@ -73,38 +73,50 @@ def scan_field(value: str) -> AddressField:
     return AddressField(tuple(found), parsed=False)
 
 
-def parse_field(value: str) -> AddressField:
-    """The addresses of one (decoded) header value. Never raises; linear in the value's size."""
+def parse_field(value: str, limit: int = MAX_ADDRESSES) -> AddressField:
+    """The addresses of one (decoded) header value, at most `limit`. Never raises; linear in the
+    value's size."""
     value = value[:MAX_VALUE_CHARS]
     if value.count(":") > MAX_COLONS or (value.count("(") > MAX_NESTING and _nesting(value) > MAX_NESTING):
-        return scan_field(value)
+        return scan_field(value, limit)
     try:
         pairs = email.utils.getaddresses([value])
     except Exception:  # RecursionError on what the caps let through, or any stdlib surprise
-        return scan_field(value)
-    return AddressField(tuple(Address(str(name), str(addr)) for name, addr in pairs[:MAX_ADDRESSES]))
+        return scan_field(value, limit)
+    return AddressField(tuple(Address(str(name), str(addr)) for name, addr in pairs[:limit]))
 
 
 def parse_fields(headers: Iterable[tuple[str, str]]) -> tuple[tuple[tuple[str, AddressField], ...], list[str]]:
     """((lower-case name, field) of every ADDRESS_HEADERS field in order, what was not parsed):
-    the per-message caps applied; each item of the second names a field read by the linear scan
-    or left unread."""
-    fields: list[tuple[str, AddressField]] = []
+    the caps applied per header name (so that a To bomb cannot hide the From), From read first
+    (the per-message parse budget goes to it first). Each item of the second names a field read
+    by the linear scan or left unread."""
+    wanted = [(i, name, name.strip().lower(), value) for i, (name, value) in enumerate(headers)]
+    wanted = [w for w in wanted if w[2] in ADDRESS_HEADERS]
+    wanted.sort(key=lambda w: (w[2] != "from", w[0]))
+    fields: list[tuple[int, str, AddressField]] = []
     problems: list[str] = []
     parsed_chars = 0
-    for name, value in headers:
-        key = name.strip().lower()
-        if key not in ADDRESS_HEADERS:
+    left: dict[str, int] = {}  # addresses still to be read, per name
+    read: dict[str, int] = {}  # fields read, per name
+    cut: set[str] = set()  # names whose caps were hit
+    for i, name, key, value in wanted:
+        if read.get(key, 0) >= MAX_FIELDS or left.get(key, MAX_ADDRESSES) <= 0:
+            if key not in cut:
+                problems.append(f"{name[:40]}: over {MAX_FIELDS} fields or {MAX_ADDRESSES} addresses, "
+                                f"the rest not read")
+                cut.add(key)
             continue
-        if len(fields) >= MAX_FIELDS:
-            problems.append(f"over {MAX_FIELDS} address fields: the rest not read")
-            break
         value = value[:MAX_VALUE_CHARS]
         parsed_chars += len(value)
-        field = parse_field(value) if parsed_chars <= MAX_PARSED_CHARS else scan_field(value)
+        budget = left.get(key, MAX_ADDRESSES)
+        field = parse_field(value, budget) if parsed_chars <= MAX_PARSED_CHARS else scan_field(value, budget)
+        left[key] = budget - len(field.addresses)
+        read[key] = read.get(key, 0) + 1
         if not field.parsed:
             problems.append(f"{name[:40]}: unparseable, addresses taken by a linear scan"
                             if parsed_chars <= MAX_PARSED_CHARS else
                             f"{name[:40]}: over {MAX_PARSED_CHARS} characters of address fields, scanned")
-        fields.append((key, field))
-    return tuple(fields), problems
+        fields.append((i, key, field))
+    fields.sort(key=lambda f: f[0])
+    return tuple((key, field) for _, key, field in fields), problems

@@ -36,6 +36,7 @@ from html.parser import HTMLParser
 from urllib.parse import unquote
 
 from mailguard.scan.addresses import ADDRESS_HEADERS, Address, AddressField, parse_field, parse_fields
+from mailguard.scan.text import MAX_MARKS, bound_marks
 
 log = logging.getLogger("mailguard.message")
 
@@ -90,12 +91,13 @@ MIME_TRUNCATED = "MIME_TRUNCATED"  # a size cap was hit: what follows was not lo
 MIME_DEFECT = "MIME_DEFECT"  # any other defect the parser reports
 MIME_PARSE_ERROR = "MIME_PARSE_ERROR"  # the parser failed; the message was read best-effort
 MIME_BAD_ADDRESS_HEADER = "MIME_BAD_ADDRESS_HEADER"  # an address field too deep or unparseable
+MIME_COMBINING_RUN = "MIME_COMBINING_RUN"  # over MAX_MARKS combining marks on one letter (cut)
 PROBLEM_CODES = (
     MIME_BAD_BOUNDARY, MIME_MISSING_CHARSET, MIME_BAD_CHARSET, MIME_CHARSET_MISMATCH,
     MIME_BAD_BASE64, MIME_BAD_CTE, MIME_NUL_BYTES, MIME_TOO_MANY_PARTS, MIME_TOO_DEEP,
     MIME_TOO_MANY_HEADERS, MIME_TOO_MANY_LINKS, MIME_LONG_HEADER, MIME_HEADER_DEFECT,
     MIME_8BIT_HEADER, MIME_BAD_ENCODED_WORD, MIME_TRUNCATED, MIME_DEFECT, MIME_PARSE_ERROR,
-    MIME_BAD_ADDRESS_HEADER,
+    MIME_BAD_ADDRESS_HEADER, MIME_COMBINING_RUN,
 )
 
 _DEFECT_CODES = {
@@ -332,7 +334,16 @@ def decode_header_value(value: str, problems: list[Problem] | None = None, name:
         value = value.replace("\x00", "")
         if problems is not None:
             problems.append(Problem(MIME_NUL_BYTES, f"header {name}"))
-    return value.strip()
+    return _bounded_marks(value, problems, name).strip()
+
+
+def _bounded_marks(text: str, problems: list[Problem] | None, where: str) -> str:
+    """`text` with its runs of combining marks cut (scan/text.py), the cut recorded: done here,
+    once, so that no check's normalisation meets a long run."""
+    text, runs = bound_marks(text)
+    if runs and problems is not None:
+        problems.append(Problem(MIME_COMBINING_RUN, f"{where}: {runs} runs over {MAX_MARKS} marks"))
+    return text
 
 
 def _decode_words(value: str, problems: list[Problem] | None, name: str) -> str:
@@ -1262,6 +1273,7 @@ def _part_record(msg: Message, index: int, depth: int, budget: _Budget,
         decoded, code = decode_bytes(data[:limit], charset, partial=cut)
         if code:
             problems.append(Problem(code, f"part {index}: {charset or 'no charset'}"))
+        decoded = _bounded_marks(decoded, problems, f"part {index}")
         if "\x00" in decoded:
             problems.append(Problem(MIME_NUL_BYTES, f"part {index}"))
         if ctype == "text/html":
@@ -1352,7 +1364,7 @@ def _fallback(raw: bytes, exc: BaseException) -> ParsedMessage:
     for name, pieces in fields:
         value = " ".join(pieces)[:MAX_HEADER_CHARS].encode("latin-1")
         headers.append((name, decode_header_value(value.decode("ascii", "surrogateescape"), problems, name)))
-    text = _clean_plain(_guess_decode(body[:MAX_PART_TEXT]))
+    text = _clean_plain(_bounded_marks(_guess_decode(body[:MAX_PART_TEXT]), problems, "body"))
     collector = _LinkCollector(problems)
     collector.from_text(text, 0)
     part = Part(0, "text/plain", None, None, None, len(body), text, False)
