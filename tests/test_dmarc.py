@@ -10,6 +10,7 @@ from mailguard.auth import dmarc
 from mailguard.auth.results import DkimSignature, SpfResult
 from mailguard.config import DnsSettings
 from mailguard.dnsresolver import Resolver
+from mailguard.scan.addresses import parse_field
 from realdns import txt
 
 RECORDS = [
@@ -40,7 +41,7 @@ def evaluate(start_dns):
     def run(from_values, spf_result=None, dkim=(), seed=1):
         async def go():
             resolver = Resolver.from_settings(DnsSettings(servers=(server.address,), timeout=2.0))
-            return await dmarc.evaluate(list(from_values), spf_result, list(dkim), resolver, random.Random(seed))
+            return await dmarc.evaluate([parse_field(v) for v in from_values], spf_result, list(dkim), resolver, random.Random(seed))
         return asyncio.run(go())
 
     return run
@@ -114,7 +115,7 @@ def test_from_headers_that_name_no_single_domain(evaluate):
 def test_dead_dns_is_temperror(silent_dns):
     async def go():
         resolver = Resolver.from_settings(DnsSettings(servers=(silent_dns.address,), timeout=0.3))
-        return await dmarc.evaluate(["a@example.com"], None, [], resolver, random.Random(1))
+        return await dmarc.evaluate([parse_field("a@example.com")], None, [], resolver, random.Random(1))
 
     assert asyncio.run(go()).result == "temperror"
 

@@ -573,3 +573,33 @@ def test_average_message_is_fast():
     per_message = (time.perf_counter() - start) / rounds
     assert per_message < 0.005, f"{per_message * 1000:.2f} ms"
     assert len(msg.links) == 26 and not codes(msg)
+
+
+@pytest.mark.parametrize("label", ["idna", "punycode", "undefined", "rot13", "base64_codec", "zlib_codec",
+                                   "uu", "hex", "bz2", "utf\x00-8"])
+def test_a_codec_that_is_no_text_encoding_is_never_a_charset(label):
+    raw = (b"Content-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain; charset=utf-8\n"
+           b"Content-Transfer-Encoding: base64\n\n" + base64.b64encode("gi\u1ea3m gi\u00e1".encode()) +
+           b"\n--B\nContent-Type: text/plain; charset=\"" + label.encode() + b"\"\n\nw\xc3\xa9rld 78c\n--B--\n")
+    msg = parse(raw)
+    assert "MIME_PARSE_ERROR" not in codes(msg) and "MIME_BAD_CHARSET" in codes(msg)
+    assert [p.text for p in msg.parts] == ["gi\u1ea3m gi\u00e1", "w\u00e9rld 78c"]
+
+
+def test_an_rfc2231_charset_parameter_is_checked_like_any_charset():
+    msg = parse(b"Content-Type: text/plain; charset*=utf-8''idna; name*=idna''a.txt\n\nw\xc3\xa9rld\n")
+    assert "MIME_PARSE_ERROR" not in codes(msg) and "MIME_BAD_CHARSET" in codes(msg)
+    assert msg.parts[0].text.strip() == "w\u00e9rld" and msg.parts[0].filename == "a.txt"
+
+
+def test_addresses_are_parsed_once_and_safely():
+    msg = parse(b"From: Alice <alice@example.com>, bob@example.org\nTo: (" + b"(" * 2000 + b"x <carol@example.net>\n"
+                b"Cc: " + b": " * 1000 + b"dave@example.com\nX-Other: Eve <eve@example.com>\n\nbody\n")
+    assert [(a.name, a.address) for a in msg.addresses("FROM")] == [("Alice", "alice@example.com"),
+                                                                   ("", "bob@example.org")]
+    assert [a.address for a in msg.addresses("to")] == ["carol@example.net"]
+    assert [a.address for a in msg.addresses("cc")] == ["dave@example.com"]
+    assert [a.address for a in msg.addresses("x-other")] == ["eve@example.com"]  # parsed when asked
+    assert [f.parsed for f in msg.address_fields("from") + msg.address_fields("to")] == [True, False]
+    assert "MIME_BAD_ADDRESS_HEADER" in codes(msg)
+    assert "MIME_BAD_ADDRESS_HEADER" not in codes(parse(b"From: a (b (c)) <a@example.com>\n\nx\n"))

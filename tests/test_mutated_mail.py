@@ -6,14 +6,10 @@ Seeded, so a failure names a message that can be replayed."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 
-from mailguard.checks.registry import CheckServices, build_pipeline
-from mailguard.config import BayesSettings, Config, StoreSettings
-from mailguard.scan.facts import ClientFacts, MessageFacts
+from offline import FACTS, broken_symbols, offline_config, offline_pipeline
 from realservers import CORPORA
-from test_bayes_train import saved_model
 
 INSERTS = [b"\x00", b"\r", b"\n\n", b"=?utf-8?b?", b"=?gb2312?q?=A1", b'<a href="', b"<!--", b"--",
            b"\xe1\xba", b"\xff\xfe", b"Content-Type: multipart/mixed; boundary=x\r\n", b"http://",
@@ -37,22 +33,19 @@ def damaged(raw: bytes, rng: random.Random) -> bytes:
 
 
 def test_damaged_corpus_mail_never_breaks_a_check(tmp_path):
-    saved_model(tmp_path / "bayes.model", 5, 5)
-    config = dataclasses.replace(Config(), store=StoreSettings(state_dir=str(tmp_path)),
-                                 bayes=BayesSettings(min_spam=1, min_ham=1))
+    config = offline_config(tmp_path)
     sources = sorted((CORPORA / "spamassassin" / "spam_2").iterdir())[:60] + \
         sorted((CORPORA / "spamassassin" / "hard_ham").iterdir())[:40]
     rng = random.Random(20261130)
-    facts = MessageFacts(ClientFacts(ip="192.0.2.5", helo="x"), "a@sender.example", ("u@test.example",), "Q")
 
     async def scan_all() -> list[tuple[int, list[str]]]:
-        pipeline = build_pipeline(config, offline=True, services=CheckServices.for_config(config))
+        pipeline = offline_pipeline(config)
         broken, bayes_seen = [], 0
         for n in range(400):
-            verdict = await pipeline.scan(facts, damaged(rng.choice(sources).read_bytes(), rng))
+            verdict = await pipeline.scan(FACTS, damaged(rng.choice(sources).read_bytes(), rng))
             names = [s.name for s in verdict.symbols]
             bayes_seen += any(name.startswith("BAYES_") for name in names)
-            if bad := [name for name in names if name.startswith(("CHECK_ERROR_", "CHECK_TIMEOUT_"))]:
+            if bad := broken_symbols(names):
                 broken.append((n, bad))
         assert bayes_seen > 0  # the model was really scoring
         return broken

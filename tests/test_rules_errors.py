@@ -55,6 +55,10 @@ def problems(tmp_path, text: str, config: Config | None = None, name: str = "r.t
      "r.toml:6: SUBJ_FREE_MONEY: \\b is ASCII-only in RE2 and never matches next to non-ASCII letters (as in "
      "Vietnamese); use \\b{w}"),
     (GOOD.replace("(?i)free\\s+money", "(?i)\\p{L}{1000}"), "r.toml:6: SUBJ_FREE_MONEY: pattern too large"),
+    # a rule's cost is part of the check: counted repetitions of Unicode classes (the old
+    # __CAPS_LINE, seconds of CPU per MB of capitals) are refused however little memory they take
+    (GOOD.replace("(?i)free\\s+money", "(?m)^(?:[^\\p{Ll}\\n]*\\p{Lu}){25}[^\\p{Ll}\\n]*$"),
+     "r.toml:6: SUBJ_FREE_MONEY: pattern program too large (42766 instructions > 10000)"),
     # names of built-in symbols
     (GOOD.replace("SUBJ_FREE_MONEY", "SPF_FAIL"), "r.toml:3: SPF_FAIL: SPF_FAIL is a built-in symbol"),
     (GOOD.replace("SUBJ_FREE_MONEY", "GTUBE"), "r.toml:3: GTUBE: GTUBE is a built-in symbol"),

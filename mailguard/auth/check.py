@@ -52,7 +52,7 @@ class AuthCheck:
         if dkim is None:
             dkim = [DkimSignature("temperror", "", "", "", reason="time ran out")]
         dmarc = await self._bounded(
-            dmarc_mod.evaluate(ctx.message.headers_named("from"), spf, dkim, self.resolver, self.rng),
+            dmarc_mod.evaluate(ctx.message.address_fields("from"), spf, dkim, self.resolver, self.rng),
             started + self.budget * 0.95, DmarcResult("temperror", reason="time ran out"))
         symbols = [*spf_symbols(spf), *dkim_symbols(dkim), *dmarc_symbols(dmarc, arc, self.settings),
                    *arc_symbols(arc)]

@@ -5,12 +5,13 @@ The organizational domain comes from the Public Suffix List shipped in `publicsu
 """
 from __future__ import annotations
 
-import email.utils
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mailguard.auth.results import DkimSignature, DmarcResult, SpfResult
 from mailguard.dnsresolver import DnsTempError, Resolver
+from mailguard.scan.addresses import AddressField
 from mailguard.scan.message import public_suffix_list
 
 POLICIES = ("none", "quarantine", "reject")
@@ -71,14 +72,14 @@ def aligned(identifier: str, from_domain: str, mode: str) -> bool:
     return organizational_domain(identifier) == organizational_domain(from_domain)
 
 
-def from_domain_of(from_values: list[str]) -> tuple[str, str]:
+def from_domain_of(from_fields: Sequence[AddressField]) -> tuple[str, str]:
     """(domain, problem): the one RFC5322.From domain (§6.6.1), or "" and why there is none."""
-    if not from_values:
+    if not from_fields:
         return "", "no From header"
-    addresses = email.utils.getaddresses(from_values)
-    domains = {addr.rpartition("@")[2].strip().lower().rstrip(".") for _, addr in addresses if "@" in addr}
+    domains = {a.address.rpartition("@")[2].strip().lower().rstrip(".")
+               for field in from_fields for a in field.addresses if "@" in a.address}
     domains.discard("")
-    if len(from_values) > 1 and len(domains) > 1:
+    if len(from_fields) > 1 and len(domains) > 1:
         return "", "several From headers with different domains"
     if not domains:
         return "", "no domain in From"
@@ -102,9 +103,9 @@ async def _fetch_record(resolver: Resolver, domain: str) -> tuple[DmarcRecord | 
         return None, f"invalid record: {exc}"
 
 
-async def evaluate(from_values: list[str], spf: SpfResult | None, dkim: list[DkimSignature],
+async def evaluate(from_fields: Sequence[AddressField], spf: SpfResult | None, dkim: list[DkimSignature],
                    resolver: Resolver, rng: random.Random) -> DmarcResult:
-    from_domain, problem = from_domain_of(from_values)
+    from_domain, problem = from_domain_of(from_fields)
     if not from_domain:
         return DmarcResult("permerror", reason=problem)
     org = organizational_domain(from_domain)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from email.utils import getaddresses
 
+from mailguard.scan.addresses import AddressField
 from mailguard.scan.message import ParsedMessage
+from mailguard.scan.text import nfc, nfd
 
 # Part of the model file's metadata: a model trained with another tokenizer version is refused.
 TOKENIZER_VERSION = 1
@@ -51,16 +52,14 @@ def fold(word: str) -> str:
     """`word` without diacritics: NFD, combining marks dropped, đ → d (ASCII words unchanged)."""
     if word.isascii():
         return word
-    decomposed = unicodedata.normalize("NFD", word.translate(_FOLD_EXTRA))
+    decomposed = nfd(word.translate(_FOLD_EXTRA))
     folded = "".join(c for c in decomposed if not unicodedata.combining(c))
     return word if folded == word else folded
 
 
 def normalize(text: str) -> str:
     """NFC, case-folded: the form every word is compared in."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFC", text)
-    return text.casefold()
+    return nfc(text).casefold()
 
 
 def _shape(word: str) -> str:
@@ -104,12 +103,12 @@ def _word_tokens(text: str, prefix: str, bigrams: bool, max_words: int) -> tuple
     return ([prefix + token for token in out] if prefix else out), len(words)
 
 
-def _address_tokens(name: str, value: str) -> list[str]:
+def _address_tokens(name: str, field: AddressField) -> list[str]:
     out: list[str] = []
-    pairs = getaddresses([value[:MAX_HEADER_CHARS]])[:20]
+    pairs = field.addresses[:20]
     if name in ("to", "cc"):
         out.append(f"{name}:count:{min(len(pairs), 10)}")
-    for display, addr in pairs:
+    for display, addr in ((a.name[:MAX_HEADER_CHARS], a.address[:MAX_HEADER_CHARS]) for a in pairs):
         addr = addr.lower()
         local, _, domain = addr.rpartition("@")
         if name not in ("to", "cc"):
@@ -148,6 +147,7 @@ def header_tokens(msg: ParsedMessage) -> list[str]:
     out: list[str] = []
     received = 0
     seen_names: set[str] = set()
+    address_seen: dict[str, int] = {}  # address fields of that name read so far
     for raw_name, value in msg.headers:
         name = raw_name.strip().lower()[:60]
         if name.startswith(_IGNORED_PREFIXES):
@@ -161,7 +161,10 @@ def header_tokens(msg: ParsedMessage) -> list[str]:
                 out.extend(_received_tokens(value))
             received += 1
         elif name in _ADDRESS_HEADERS:
-            out.extend(_address_tokens(name, value))
+            nth = address_seen[name] = address_seen.get(name, -1) + 1
+            fields = msg.address_fields(name)
+            if nth < len(fields):
+                out.extend(_address_tokens(name, fields[nth]))
         elif name in _WORD_HEADERS:
             out.extend(word_tokens(value, f"{name}:", bigrams=name == "subject", max_words=50))
         elif name == "message-id":

@@ -7,7 +7,6 @@ ran out of time; RBL_ZONE_DOWN when a zone was not asked because it failed repea
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import time
 from dataclasses import dataclass
@@ -115,7 +114,7 @@ class DnsblCheck:
         if any(z.kind == "domain" for z in self.zones):
             if self.settings.sender_domains:
                 for header in ("from", "reply-to"):
-                    for _, address in email.utils.getaddresses(ctx.message.headers_named(header)):
+                    for address in (a.address for a in ctx.message.addresses(header)):
                         host = normalize_domain(address.rpartition("@")[2]) if "@" in address else ""
                         domain = registered_domain(host) if host else None
                         if domain and domain not in domains:

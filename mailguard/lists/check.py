@@ -11,7 +11,6 @@ IP addresses always count: the TCP peer cannot be forged.
 from __future__ import annotations
 
 import dataclasses
-import email.utils
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -75,7 +74,7 @@ class ListsCheck:
 
     def _content(self, lst: LocalList, ctx: ScanContext, proven: set[str]) -> list[Symbol]:
         c = lst.contents
-        addresses = [a for _, a in email.utils.getaddresses(ctx.message.headers_named("from")) if "@" in a]
+        addresses = [a.address for a in ctx.message.addresses("from") if "@" in a.address]
         if lst.spec.use == "allow":
             candidates = [("sender", ctx.facts.mail_from), *(("From", a) for a in addresses)]
             hits = [f"{what} {address} matches {hit} (authenticated)" for what, address in candidates

@@ -2,7 +2,6 @@
 message). Each takes the message and returns what matched (the symbol's detail), or None."""
 from __future__ import annotations
 
-import email.utils
 from collections.abc import Callable
 
 import re2
@@ -40,10 +39,7 @@ def link_text_domain_mismatch(msg: ParsedMessage) -> str | None:
 def from_name_other_address(msg: ParsedMessage) -> str | None:
     """The From display name holds an address of another domain than the From address itself
     ("service@paypal.com" <x@evil.example>): mail clients often show only the name."""
-    value = msg.from_header
-    if not value:
-        return None
-    for name, address in email.utils.getaddresses([value]):
+    for name, address in ((a.name, a.address) for a in msg.addresses("from")):
         m = _ADDRESS.search(name or "")
         if m is None or "@" not in address:
             continue

@@ -7,7 +7,6 @@ of the message (RE2), and the message's own caps bound that size.
 """
 from __future__ import annotations
 
-import email.utils
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -15,7 +14,8 @@ import re2
 
 from mailguard.rules.evals import EVALS
 from mailguard.rules.load import Loaded
-from mailguard.rules.patterns import encode, nfc
+from mailguard.rules.patterns import encode
+from mailguard.scan.text import nfc
 
 CLIP = 80  # characters of matched text shown in a symbol's detail
 
@@ -26,7 +26,6 @@ def clip(text: str) -> str:
 
 
 SET_SIZE = 32  # patterns per RE2 set: larger sets build their DFA slowly on first use
-ALONE_PROGRAM_SIZE = 10_000  # RE2 program instructions over which a pattern stays out of sets
 SET_MEM = 16 << 20  # bytes per set: its program and DFA cache (more memory, little speed)
 
 
@@ -57,15 +56,12 @@ class _Group:
 
     @classmethod
     def build(cls, rules: Sequence[Loaded]) -> _Group:
-        # A large program (counted repetitions of Unicode classes: "25 capitals in a line") makes a
-        # set's DFA many times slower for every pattern in it: such patterns run alone.
-        light = [r for r in rules if r.regex.programsize <= ALONE_PROGRAM_SIZE]
-        heavy = [r for r in rules if r.regex.programsize > ALONE_PROGRAM_SIZE]
+        # Every pattern is within patterns.MAX_PROGRAM_SIZE (larger ones are refused at load, as
+        # they would slow down a set's DFA for every pattern in it), so all go into sets.
         sets: list[tuple[int, object | None]] = []
-        for start in range(0, len(light), SET_SIZE):
-            sets += _compile_sets(light[start:start + SET_SIZE], start)
-        sets += [(len(light) + i, None) for i in range(len(heavy))]
-        return cls(tuple(light + heavy), tuple(sets))
+        for start in range(0, len(rules), SET_SIZE):
+            sets += _compile_sets(rules[start:start + SET_SIZE], start)
+        return cls(tuple(rules), tuple(sets))
 
     def matches(self, values: Iterable[bytes]) -> dict[int, bytes]:
         """Rule index → the first text it matched, over all values."""
@@ -191,7 +187,7 @@ def _other(loaded: Loaded, ctx, msg, lookup_list) -> str | None:
         contents = lookup_list(rule.list)
         if contents is None:
             return None
-        for _, address in email.utils.getaddresses(values):
+        for address in (a.address for a in msg.addresses(rule.header)):
             entry = contents.match_address(address) if "@" in address else None
             if entry:
                 return f"{rule.header} {address} on list {rule.list} ({entry})"

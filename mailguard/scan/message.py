@@ -35,6 +35,9 @@ from functools import cached_property
 from html.parser import HTMLParser
 from urllib.parse import unquote
 
+from mailguard.scan.addresses import ADDRESS_HEADERS, Address, AddressField, parse_field, parse_fields
+from mailguard.scan.text import MAX_MARKS, bound_marks
+
 log = logging.getLogger("mailguard.message")
 
 # ---------------------------------------------------------------------------------------------
@@ -87,11 +90,14 @@ MIME_BAD_ENCODED_WORD = "MIME_BAD_ENCODED_WORD"  # an RFC 2047 word that does no
 MIME_TRUNCATED = "MIME_TRUNCATED"  # a size cap was hit: what follows was not looked at
 MIME_DEFECT = "MIME_DEFECT"  # any other defect the parser reports
 MIME_PARSE_ERROR = "MIME_PARSE_ERROR"  # the parser failed; the message was read best-effort
+MIME_BAD_ADDRESS_HEADER = "MIME_BAD_ADDRESS_HEADER"  # an address field too deep or unparseable
+MIME_COMBINING_RUN = "MIME_COMBINING_RUN"  # over MAX_MARKS combining marks on one letter (cut)
 PROBLEM_CODES = (
     MIME_BAD_BOUNDARY, MIME_MISSING_CHARSET, MIME_BAD_CHARSET, MIME_CHARSET_MISMATCH,
     MIME_BAD_BASE64, MIME_BAD_CTE, MIME_NUL_BYTES, MIME_TOO_MANY_PARTS, MIME_TOO_DEEP,
     MIME_TOO_MANY_HEADERS, MIME_TOO_MANY_LINKS, MIME_LONG_HEADER, MIME_HEADER_DEFECT,
     MIME_8BIT_HEADER, MIME_BAD_ENCODED_WORD, MIME_TRUNCATED, MIME_DEFECT, MIME_PARSE_ERROR,
+    MIME_BAD_ADDRESS_HEADER, MIME_COMBINING_RUN,
 )
 
 _DEFECT_CODES = {
@@ -328,7 +334,16 @@ def decode_header_value(value: str, problems: list[Problem] | None = None, name:
         value = value.replace("\x00", "")
         if problems is not None:
             problems.append(Problem(MIME_NUL_BYTES, f"header {name}"))
-    return value.strip()
+    return _bounded_marks(value, problems, name).strip()
+
+
+def _bounded_marks(text: str, problems: list[Problem] | None, where: str) -> str:
+    """`text` with its runs of combining marks cut (scan/text.py), the cut recorded: done here,
+    once, so that no check's normalisation meets a long run."""
+    text, runs = bound_marks(text)
+    if runs and problems is not None:
+        problems.append(Problem(MIME_COMBINING_RUN, f"{where}: {runs} runs over {MAX_MARKS} marks"))
+    return text
 
 
 def _decode_words(value: str, problems: list[Problem] | None, name: str) -> str:
@@ -544,11 +559,19 @@ def _decode_base64(data: bytes, want_bytes: bool = True) -> tuple[bytes, int, st
     return b"".join(out), size, problem
 
 
+def _stored_payload(msg: Message) -> object:
+    """A part's payload as the parser stored it: a list of parts, or the body with its 8-bit
+    bytes as surrogates. Never `get_payload()`: for 8-bit text compat32 decodes it with the
+    declared charset, and a sender's charset (idna, undefined, a NUL in the name, an RFC 2231
+    tuple) makes that raise."""
+    return getattr(msg, "_payload", None)
+
+
 def _payload_bytes(part: Message, want_bytes: bool = True) -> tuple[bytes, int, list[Problem]]:
     """The decoded body of a leaf part, its decoded size and the problems met decoding it.
     With `want_bytes` False, a base64 body is only measured, not decoded."""
     problems: list[Problem] = []
-    payload = part.get_payload()
+    payload = _stored_payload(part)
     if isinstance(payload, list):  # message/delivery-status and the like: header blocks
         texts = []
         for block in payload[:MAX_PARTS]:
@@ -556,11 +579,6 @@ def _payload_bytes(part: Message, want_bytes: bool = True) -> tuple[bytes, int, 
                 texts.append("".join(f"{k}: {v}\n" for k, v in block.raw_items()))
         data = "\n".join(texts).encode("utf-8", "surrogateescape")
         return data, len(data), problems
-    # compat32's get_payload() re-decodes 8-bit text with the declared charset (replacing what
-    # does not fit); the stored payload still holds the original bytes (as surrogates).
-    stored = getattr(part, "_payload", payload)
-    if isinstance(stored, str):
-        payload = stored
     if isinstance(payload, bytes):
         return payload, len(payload), problems
     if not isinstance(payload, str):
@@ -1032,6 +1050,9 @@ class ParsedMessage:
     html: str  # HTML source of the inline text/html parts, joined
     raw_size: int = 0
     truncated: bool = False  # a cap stopped the parse or the text: not everything was seen
+    # (lower-case name, its addresses) of every ADDRESS_HEADERS field, in order: parsed once,
+    # here, since the stdlib's address parser raises on hostile values (scan/addresses.py).
+    address_headers: tuple[tuple[str, AddressField], ...] = ()
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -1070,6 +1091,30 @@ class ParsedMessage:
     def headers_named(self, name: str) -> list[str]:
         """Every header of that name (case-insensitive), decoded, in order."""
         return list(self._header_index.get(name.lower(), ()))
+
+    def address_fields(self, name: str) -> tuple[AddressField, ...]:
+        """The addresses of every header field of that name (case-insensitive), one entry per
+        field, in order. Never raises, whatever the sender wrote."""
+        key = name.lower()
+        if key in ADDRESS_HEADERS:
+            return tuple(f for n, f in self.address_headers if n == key)
+        return self._other_address_fields(key)
+
+    def addresses(self, name: str) -> tuple[Address, ...]:
+        """Every address of the header fields of that name, in order ("" addresses included:
+        entries without one; callers keep those with an '@')."""
+        return tuple(a for f in self.address_fields(name) for a in f.addresses)
+
+    def _other_address_fields(self, key: str) -> tuple[AddressField, ...]:
+        """Fields outside ADDRESS_HEADERS (a rule may name any header): parsed on first use."""
+        cache = self._address_cache
+        if key not in cache:
+            cache[key] = tuple(parse_field(v) for v in self.headers_named(key)[:MAX_HEADERS])
+        return cache[key]
+
+    @cached_property
+    def _address_cache(self) -> dict[str, tuple[AddressField, ...]]:
+        return {}
 
     @property
     def subject(self) -> str | None:
@@ -1133,7 +1178,7 @@ def _leaves(root: Message, problems: list[Problem]) -> list[tuple[Message, int]]
     stack: list[tuple[Message, int]] = [(root, 0)]
     while stack:
         msg, depth = stack.pop()
-        payload = msg.get_payload()
+        payload = _stored_payload(msg)
         if isinstance(payload, list) and msg.get_content_type() != "message/delivery-status":
             stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
             continue
@@ -1161,9 +1206,22 @@ def _walk_defects(root: Message, problems: list[Problem], truncated: bool) -> No
         msg, where = stack.pop()
         seen += 1
         problems.extend(_defect_problems(msg, where, truncated))
-        payload = msg.get_payload()
+        payload = _stored_payload(msg)
         if isinstance(payload, list):
             stack.extend((p, f"{where}.{i}") for i, p in enumerate(payload) if isinstance(p, Message))
+
+
+def _param(msg: Message, name: str, header: str, problems: list[Problem], where: str) -> str | None:
+    """A Content-Type / -Disposition parameter as text; an RFC 2231 value (charset'lang'text)
+    is decoded with decode_bytes, so that its charset gets the same checks as a part's."""
+    value = _safe(lambda: msg.get_param(name, None, header))
+    if isinstance(value, tuple) and len(value) == 3:
+        text = value[2] if isinstance(value[2], str) else ""
+        decoded, code = decode_bytes(text.encode("latin-1", "replace"), value[0] or None)
+        if code in (MIME_BAD_CHARSET, MIME_CHARSET_MISMATCH):
+            problems.append(Problem(code, f"{where}: {str(value[0])[:40]}"))
+        return decoded
+    return value if isinstance(value, str) else None
 
 
 def _safe(fn, default=None):
@@ -1186,18 +1244,15 @@ def _part_record(msg: Message, index: int, depth: int, budget: _Budget,
     """One leaf part turned into its record; also returns its HTML anchors."""
     ctype = _safe(msg.get_content_type, "text/plain") or "text/plain"
     ctype = ctype[:100].lower()
-    charset = _safe(msg.get_content_charset)
-    if not isinstance(charset, str):
-        charset = None
-    if charset:
-        charset = charset[:64].strip().strip("\"'") or None
+    charset = _param(msg, "charset", "content-type", problems, f"part {index} charset")
+    charset = charset[:64].strip().strip("\"'").lower() or None if charset else None
     disposition = _safe(msg.get_content_disposition)
     disposition = disposition.strip()[:40] if isinstance(disposition, str) and disposition.strip() else None
-    filename = _safe(msg.get_filename)
-    if isinstance(filename, str):
-        filename = decode_header_value(filename, problems, f"part {index} filename")[:1000] or None
-    else:
-        filename = None
+    where = f"part {index} filename"
+    filename = (_param(msg, "filename", "content-disposition", problems, where)
+                or _param(msg, "name", "content-type", problems, where))
+    if filename:
+        filename = decode_header_value(filename.strip(), problems, where)[:1000] or None
     maintype = ctype.partition("/")[0]
     textual = maintype in ("text", "multipart") or ctype == "message/delivery-status"
     data, size, decode_problems = _payload_bytes(msg, want_bytes=textual)
@@ -1218,6 +1273,7 @@ def _part_record(msg: Message, index: int, depth: int, budget: _Budget,
         decoded, code = decode_bytes(data[:limit], charset, partial=cut)
         if code:
             problems.append(Problem(code, f"part {index}: {charset or 'no charset'}"))
+        decoded = _bounded_marks(decoded, problems, f"part {index}")
         if "\x00" in decoded:
             problems.append(Problem(MIME_NUL_BYTES, f"part {index}"))
         if ctype == "text/html":
@@ -1277,10 +1333,17 @@ def _build(raw: bytes) -> ParsedMessage:
     inline = [p for p in parts if not p.is_attachment]
     text = "\n\n".join(p.text for p in inline if p.text)
     html = "\n".join(p.html for p in inline if p.html)
+    addresses = _address_headers(headers, problems)
     truncated = stopped is not None or any(
         p.code in (MIME_TRUNCATED, MIME_TOO_MANY_PARTS, MIME_TOO_MANY_LINKS) for p in problems)
     return ParsedMessage(tuple(headers), tuple(parts), tuple(collector.links), tuple(problems),
-                         text, html, len(raw), truncated)
+                         text, html, len(raw), truncated, addresses)
+
+
+def _address_headers(headers: list[tuple[str, str]], problems: list[Problem]) -> tuple[tuple[str, AddressField], ...]:
+    fields, unparsed = parse_fields(headers)
+    problems.extend(Problem(MIME_BAD_ADDRESS_HEADER, detail) for detail in unparsed)
+    return fields
 
 
 def _fallback(raw: bytes, exc: BaseException) -> ParsedMessage:
@@ -1301,9 +1364,10 @@ def _fallback(raw: bytes, exc: BaseException) -> ParsedMessage:
     for name, pieces in fields:
         value = " ".join(pieces)[:MAX_HEADER_CHARS].encode("latin-1")
         headers.append((name, decode_header_value(value.decode("ascii", "surrogateescape"), problems, name)))
-    text = _clean_plain(_guess_decode(body[:MAX_PART_TEXT]))
+    text = _clean_plain(_bounded_marks(_guess_decode(body[:MAX_PART_TEXT]), problems, "body"))
     collector = _LinkCollector(problems)
     collector.from_text(text, 0)
     part = Part(0, "text/plain", None, None, None, len(body), text, False)
+    addresses = _address_headers(headers, problems)
     return ParsedMessage(tuple(headers), (part,), tuple(collector.links), tuple(problems), text, "",
-                         len(raw), True)
+                         len(raw), True, addresses)
