@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 def load_config(args: argparse.Namespace) -> Config:
     cfg = config_mod.load(getattr(args, "config", None))
     if getattr(args, "state_dir", None):
-        cfg = cfg.replace("store", state_dir=str(Path(args.state_dir).resolve()))
+        # The folder of the store too: whatever [store] url says (CONTRACTS.md).
+        cfg = cfg.replace("store", state_dir=str(Path(args.state_dir).resolve()), url="")
     if getattr(args, "listen", None):
         cfg = cfg.replace("server", listen=args.listen)
     if getattr(args, "downstream", None):
@@ -106,7 +107,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     from mailguard.checks.registry import CheckServices, build_pipeline
     from mailguard.smtp.server import Runtime, serve, tls_context_for
-    from mailguard.store.sqlite import SqliteStore, StoreError
+    from mailguard.store import backends
+    from mailguard.store.base import StoreError
 
     setup_logging(cfg.server.log_level)
     tls_context_for(cfg)  # refuse to start on an unloadable certificate
@@ -127,9 +129,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                        trusted_networks=config.trusted_networks, resolver=current.resolver, autolearn=autolearn)
 
     async def run() -> int:
-        store = SqliteStore(cfg.state_dir, cfg.store.history_days)
         try:
-            await store.open()
+            store = await backends.open(cfg)
         except StoreError as exc:
             print(f"mailguard: {exc}", file=sys.stderr)
             return EXIT_PROBLEMS

@@ -96,6 +96,7 @@ class RelaySettings:
 @dataclass(frozen=True)
 class StoreSettings:
     state_dir: str = "/var/lib/mailguard"
+    url: str = ""  # the backend (mailguard/store/backends.py); empty: SQLite in state_dir
     history_days: int = 180  # Decree 91 Art. 10: headers kept at least 180 days
 
 
@@ -487,6 +488,12 @@ def _validate(cfg: Config, where: str, text: str) -> None:
         if fault not in ("raise", "hang"):
             fail("faults", "checks", f"{fault!r}: expected \"raise\" or \"hang\"")
     _validate_bayes(cfg.bayes, fail)
+    from mailguard.store.backends import parse_url
+
+    try:
+        parse_url(cfg.store.url, cfg.state_dir)
+    except ValueError as exc:
+        fail("store", "url", str(exc))
     if cfg.server.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         fail("server", "log_level", "one of debug, info, warning, error")
 

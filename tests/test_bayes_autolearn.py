@@ -8,6 +8,7 @@ from mailguard.bayes.autolearn import AutoLearner, autolearn_label
 from mailguard.bayes.holder import ModelHolder
 from mailguard.config import ActionSettings, BayesSettings
 from mailguard.scan.verdict import Action, Symbol, decide
+from mailguard.store.backends import DB_NAME
 from mailguard.store.sqlite import SqliteStore
 
 from test_bayes_train import msg
@@ -32,7 +33,7 @@ def test_queued_messages_are_learnt_once_into_the_model_file(tmp_path):
     path = tmp_path / "bayes.model"
 
     async def go():
-        async with SqliteStore(tmp_path) as store:
+        async with SqliteStore(tmp_path / DB_NAME) as store:
             holder = ModelHolder.load(path)
             learner = AutoLearner(SETTINGS, holder, store, flush_seconds=3600)
             spam = verdict(Symbol("RBL_X", 15.0))
@@ -57,7 +58,7 @@ def test_a_refused_model_file_is_never_overwritten_by_autolearn(tmp_path):
     path.write_bytes(b"garbage")
 
     async def go():
-        async with SqliteStore(tmp_path) as store:
+        async with SqliteStore(tmp_path / DB_NAME) as store:
             learner = AutoLearner(SETTINGS, ModelHolder.load(path), store, flush_seconds=3600)
             learner.consider(msg(1, True), verdict(Symbol("RBL_X", 15.0)))
             done = await learner.flush()
@@ -74,7 +75,7 @@ def test_service_learner_learns_and_forgets_into_the_served_model(tmp_path):
     path = tmp_path / "bayes.model"
 
     async def go():
-        async with SqliteStore(tmp_path) as store:
+        async with SqliteStore(tmp_path / DB_NAME) as store:
             holder = ModelHolder.load(path)
             service = ServiceLearner(holder, store)
             learnt = await service.learn([(msg(1, True), "spam"), (msg(2, False), "ham"), (msg(3, True), "spam")])

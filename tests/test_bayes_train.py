@@ -18,6 +18,7 @@ from mailguard.bayes.train import Learner
 from mailguard.config import BayesSettings, Config
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import ScanContext
+from mailguard.store.backends import DB_NAME
 from mailguard.store.sqlite import SqliteStore
 
 BITS = 16
@@ -37,7 +38,7 @@ def run(coro):
 
 
 async def with_learner(tmp_path, fn):
-    async with SqliteStore(tmp_path) as store:
+    async with SqliteStore(tmp_path / DB_NAME) as store:
         learner = Learner(BayesModel(BITS), store, tmp_path / "bayes.model")
         return await fn(learner, store)
 
@@ -247,7 +248,7 @@ def test_a_train_run_waits_for_another_writer_and_keeps_its_counts(tmp_path):
         wait_for(train_waits_for_the_lock, 60, what="mailguard train blocked on the model's write lock")
 
         async def other_writer():
-            async with SqliteStore(state) as store:
+            async with SqliteStore(state / DB_NAME) as store:
                 learner = Learner.open(model_path, store)
                 await learner.learn([msg(i, True) for i in range(5)], "spam")
                 await learner.save()

@@ -15,7 +15,9 @@ import pytest
 
 from mailguard.store.migrations import SCHEMA_VERSION
 from mailguard.store.records import MessageRecord, QuarantineEntry, SymbolRecord
-from mailguard.store.sqlite import DB_NAME, SqliteStore, StoreError
+from mailguard.store.backends import DB_NAME
+from mailguard.store.base import DuplicateId, StoreError
+from mailguard.store.sqlite import SqliteStore
 
 
 def utc(*args: int) -> float:
@@ -74,7 +76,7 @@ def test_open_creates_file_with_wal(tmp_path):
     state = tmp_path / "var" / "state"
 
     async def go():
-        async with SqliteStore(state) as store:
+        async with SqliteStore(state / DB_NAME) as store:
             assert store.path == state / DB_NAME
             assert store.path.is_file()
 
@@ -101,7 +103,7 @@ def test_quarantine_round_trip(tmp_path):
     )
 
     async def go():
-        async with SqliteStore(tmp_path) as store:
+        async with SqliteStore(tmp_path / DB_NAME) as store:
             await store.quarantine(QuarantineEntry(rec, RAW, AUTH_RESULTS))
             await store.quarantine(QuarantineEntry(record("empty"), b""))
             got = await store.quarantine_get(rec.queue_id)
@@ -110,27 +112,37 @@ def test_quarantine_round_trip(tmp_path):
             assert got.record.score == 0.1 + 0.2
             assert (await store.quarantine_get("empty")).raw == b""
             assert await store.quarantine_get("nope") is None
-        async with SqliteStore(tmp_path) as store:  # and after a reopen, from the file
+        async with SqliteStore(tmp_path / DB_NAME) as store:  # and after a reopen, from the file
             assert await store.quarantine_get(rec.queue_id) == QuarantineEntry(rec, RAW, AUTH_RESULTS)
 
     run(go())
 
 
-def test_quarantine_same_id_replaces(tmp_path):
+def test_quarantine_never_overwrites_an_id(tmp_path):
+    """Ids are random: a collision must fail loudly (the caller picks a new id), never replace."""
+    first = QuarantineEntry(record("A", subject="first"), b"one", AUTH_RESULTS)
+
     async def go():
-        async with SqliteStore(tmp_path) as store:
-            await store.quarantine(QuarantineEntry(record("A", subject="first"), b"one"))
-            await store.quarantine(QuarantineEntry(record("A", subject="second"), b"two"))
-            listed = await store.quarantine_list()
-            assert [r.subject for r in listed] == ["second"]
-            assert (await store.quarantine_get("A")).raw == b"two"
+        async with SqliteStore(tmp_path / DB_NAME) as store:
+            await store.quarantine(first)
+            with pytest.raises(DuplicateId, match="'A' is stored already") as info:
+                await store.quarantine(QuarantineEntry(record("A", subject="second"), b"two"))
+            assert isinstance(info.value, StoreError) and info.value.queue_id == "A"
+            assert await store.quarantine_get("A") == first
+            assert [r.subject for r in await store.quarantine_list()] == ["first"]
+            assert not store._db.in_transaction
+            assert await store._db.execute_fetchall("PRAGMA synchronous") == [(1,)]  # NORMAL again
+            await store.quarantine(QuarantineEntry(record("B"), b"retry"))  # the retry, with a new id
+        async with SqliteStore(tmp_path / DB_NAME) as store:
+            assert await store.quarantine_get("A") == first
+            assert (await store.quarantine_get("B")).raw == b"retry"
 
     run(go())
 
 
 def test_quarantine_list_order_limit_and_delete(tmp_path):
     async def go():
-        async with SqliteStore(tmp_path) as store:
+        async with SqliteStore(tmp_path / DB_NAME) as store:
             for i, t in enumerate([300.0, 100.0, 500.0, 200.0, 400.0]):
                 await store.quarantine(QuarantineEntry(record(f"Q{i}", t=t), b"x"))
             assert [r.time for r in await store.quarantine_list()] == [500.0, 400.0, 300.0, 200.0, 100.0]
@@ -148,7 +160,7 @@ def test_quarantine_commit_runs_with_synchronous_full(tmp_path):
     statements: list[str] = []
 
     async def go():
-        async with SqliteStore(tmp_path) as store:
+        async with SqliteStore(tmp_path / DB_NAME) as store:
             await store._db.set_trace_callback(statements.append)
             await store.record_history(record("H"))
             await store.quarantine(QuarantineEntry(record("Q"), b"x"))
@@ -156,7 +168,7 @@ def test_quarantine_commit_runs_with_synchronous_full(tmp_path):
 
     run(go())
     history = next(i for i, s in enumerate(statements) if s.startswith("INSERT INTO"))
-    insert = next(i for i, s in enumerate(statements) if s.startswith("INSERT OR REPLACE INTO quarantine"))
+    insert = next(i for i, s in enumerate(statements) if s.startswith("INSERT INTO quarantine"))
     full = statements.index("PRAGMA synchronous = FULL")
     commit = statements.index("COMMIT", insert)
     assert full < insert < commit < statements.index("PRAGMA synchronous = NORMAL", commit)
@@ -170,7 +182,7 @@ def test_history_day_tables_and_since(tmp_path):
     later = utc(2026, 11, 25, 12)
 
     async def go():
-        async with SqliteStore(tmp_path) as store:
+        async with SqliteStore(tmp_path / DB_NAME) as store:
             for qid, t in [("late", late), ("midnight", midnight), ("early", early), ("later", later)]:
                 await store.record_history(record(qid, t=t))
             assert [r.queue_id for r in await store.history()] == ["later", "midnight", "late", "early"]
@@ -193,7 +205,7 @@ def test_purge_drops_whole_old_days(tmp_path):
     cutoff = now - 180 * 86400  # 2026-12-03 12:00 UTC
 
     async def go():
-        async with SqliteStore(tmp_path, history_days=180) as store:
+        async with SqliteStore(tmp_path / DB_NAME, history_days=180) as store:
             for i in range(3):
                 await store.record_history(record(f"old{i}", t=utc(2026, 1, 1, 10, i)))
             await store.record_history(record("daybefore", t=utc(2026, 12, 2, 23, 59, 59)))
@@ -211,11 +223,11 @@ def test_purge_drops_whole_old_days(tmp_path):
 
 def test_reopen_keeps_data_and_does_not_migrate_again(tmp_path):
     async def go():
-        async with SqliteStore(tmp_path) as store:
+        async with SqliteStore(tmp_path / DB_NAME) as store:
             await store.quarantine(QuarantineEntry(record("Q"), b"raw"))
             await store.record_history(record("H"))
         for _ in range(2):
-            async with SqliteStore(tmp_path) as store:
+            async with SqliteStore(tmp_path / DB_NAME) as store:
                 assert [r.queue_id for r in await store.quarantine_list()] == ["Q"]
                 assert [r.queue_id for r in await store.history()] == ["H"]
 
@@ -225,14 +237,14 @@ def test_reopen_keeps_data_and_does_not_migrate_again(tmp_path):
 
 def test_newer_schema_version_is_refused(tmp_path):
     async def create():
-        async with SqliteStore(tmp_path):
+        async with SqliteStore(tmp_path / DB_NAME):
             pass
 
     run(create())
     db = tmp_path / DB_NAME
     sql(db, f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(StoreError, match=r"schema version .* newer"):
-        run(SqliteStore(tmp_path).open())
+        run(SqliteStore(tmp_path / DB_NAME).open())
 
 
 def test_garbage_file_is_refused_with_its_name(tmp_path):
@@ -240,7 +252,7 @@ def test_garbage_file_is_refused_with_its_name(tmp_path):
     db.write_bytes(random.Random(7).randbytes(8192))
     threads = threading.active_count()
     with pytest.raises(StoreError) as info:
-        run(SqliteStore(tmp_path).open())
+        run(SqliteStore(tmp_path / DB_NAME).open())
     assert str(db) in str(info.value)
     assert "not a usable SQLite database" in str(info.value)
     deadline = time.monotonic() + 5
@@ -253,23 +265,23 @@ def test_garbage_file_is_refused_with_its_name(tmp_path):
 def test_foreign_sqlite_database_is_refused(tmp_path):
     sql(tmp_path / DB_NAME, "CREATE TABLE t (x)")
     with pytest.raises(StoreError, match="not a mailguard store"):
-        run(SqliteStore(tmp_path).open())
+        run(SqliteStore(tmp_path / DB_NAME).open())
 
 
 def test_unusable_state_dir(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(StoreError, match="file"):
-        run(SqliteStore(tmp_path / "file" / "state").open())
+        run(SqliteStore(tmp_path / "file" / "state" / DB_NAME).open())
 
 
 def test_not_open_is_a_store_error(tmp_path):
     with pytest.raises(StoreError, match="not open"):
-        run(SqliteStore(tmp_path).history())
+        run(SqliteStore(tmp_path / DB_NAME).history())
 
 
 def test_text_that_utf8_cannot_hold_still_lands(tmp_path):
     async def go():
-        async with SqliteStore(tmp_path) as store:
+        async with SqliteStore(tmp_path / DB_NAME) as store:
             await store.record_history(record(subject="bad \udce9 byte", rcpts=("x\udcff@y",)))
             (got,) = await store.history()
             assert got.subject == "bad \\udce9 byte"
@@ -282,7 +294,7 @@ def test_concurrent_writes_all_land(tmp_path):
     base = utc(2026, 11, 23, 23, 59, 59)
 
     async def go():
-        async with SqliteStore(tmp_path) as store:
+        async with SqliteStore(tmp_path / DB_NAME) as store:
             jobs = []
             for i in range(50):
                 rec = record(f"M{i:02d}", t=base + i * 0.05)  # straddles midnight: two day tables
@@ -310,7 +322,7 @@ def test_cancelled_quarantine_leaves_the_store_clean(tmp_path, statement, commit
     """A task cancelled while any statement of its transaction is in flight."""
     async def go():
         loop = asyncio.get_running_loop()
-        async with SqliteStore(tmp_path) as store:
+        async with SqliteStore(tmp_path / DB_NAME) as store:
             task: asyncio.Task | None = None
 
             def trace(sql_text: str) -> None:  # runs in aiosqlite's thread as the statement starts
@@ -336,7 +348,7 @@ def test_cancelled_quarantine_leaves_the_store_clean(tmp_path, statement, commit
 def test_two_stores_on_one_file(tmp_path):
     """Two connections (as two worker processes would have) opening and writing at once."""
     async def go():
-        a, b = SqliteStore(tmp_path), SqliteStore(tmp_path)
+        a, b = SqliteStore(tmp_path / DB_NAME), SqliteStore(tmp_path / DB_NAME)
         await asyncio.gather(a.open(), b.open())
         try:
             await asyncio.gather(*(s.record_history(record(f"{n}{i}", t=1000.0 + i))
@@ -374,7 +386,7 @@ def test_a_version_1_store_is_migrated_keeping_its_quarantine(tmp_path):
                     list(values.values()))
         con.commit()
         con.close()
-        async with SqliteStore(tmp_path) as store:
+        async with SqliteStore(tmp_path / DB_NAME) as store:
             old = await store.quarantine_get("OLD")
             assert old.raw == b"old" and old.added_headers == ()
             await store.quarantine(QuarantineEntry(record("NEW"), b"new", AUTH_RESULTS))

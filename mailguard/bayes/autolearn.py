@@ -19,7 +19,7 @@ from mailguard.bayes.holder import ModelHolder
 from mailguard.bayes.writelock import WriteLock
 from mailguard.config import BayesSettings
 from mailguard.scan.verdict import Verdict
-from mailguard.store.base import Store
+from mailguard.store.learned import LearnedPort
 
 log = logging.getLogger("mailguard.bayes")
 
@@ -45,7 +45,7 @@ class ServiceLearner:
     kept in use. One batch at a time (a lock), so two callers never interleave their writes."""
 
     holder: ModelHolder
-    store: Store
+    store: LearnedPort
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     async def learn(self, items: Sequence[tuple[bytes, str]]) -> int:
@@ -95,7 +95,7 @@ class ServiceLearner:
 class AutoLearner:
     settings: BayesSettings
     holder: ModelHolder
-    store: Store
+    store: LearnedPort
     flush_seconds: float = FLUSH_SECONDS
     queue: list[tuple[bytes, str]] = field(default_factory=list)
     _task: asyncio.Task | None = field(default=None, repr=False)

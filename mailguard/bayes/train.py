@@ -25,7 +25,7 @@ from mailguard.bayes.digest import message_digest
 from mailguard.bayes.model import BayesModel, Hasher
 from mailguard.bayes.tokenizer import tokens
 from mailguard.scan.message import ParsedMessage
-from mailguard.store.base import Store
+from mailguard.store.learned import LearnedPort
 
 Label = Literal["spam", "ham"]
 BATCH = 500
@@ -47,7 +47,7 @@ class LearnResult:
 @dataclass
 class Learner:
     model: BayesModel
-    store: Store
+    store: LearnedPort
     path: Path | None  # where save() writes the model; None: never written (tests)
     hasher: Hasher = field(default=None)  # type: ignore[assignment]
     _pending: dict[str, str | None] = field(default_factory=dict, repr=False)
@@ -57,7 +57,7 @@ class Learner:
             self.hasher = Hasher(self.model.bits)
 
     @classmethod
-    def open(cls, path: Path, store: Store) -> Learner:
+    def open(cls, path: Path, store: LearnedPort) -> Learner:
         """The learner of the model in `path`, a new model when there is none (ModelFileError
         when the file exists but cannot be used)."""
         try:

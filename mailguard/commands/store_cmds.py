@@ -9,11 +9,14 @@ import json
 import re
 import sys
 import time
+from collections.abc import Awaitable, Callable
 
 from mailguard.config import Config
-from mailguard.store.base import StoreError
+from mailguard.store import backends
+from mailguard.store.base import Store, StoreError
+from mailguard.store.history import HistoryPort
+from mailguard.store.quarantine import QuarantinePort
 from mailguard.store.records import MessageRecord
-from mailguard.store.sqlite import SqliteStore
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -50,9 +53,8 @@ def parse_since(text: str | None) -> float | None:
     return when.timestamp()
 
 
-async def _with_store(cfg: Config, work):
-    store = SqliteStore(cfg.state_dir, cfg.store.history_days)
-    await store.open()
+async def _with_store(cfg: Config, work: Callable[[Store], Awaitable[int]]) -> int:
+    store = await backends.open(cfg)
     try:
         return await work(store)
     finally:
@@ -60,7 +62,7 @@ async def _with_store(cfg: Config, work):
 
 
 def run_quarantine(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: SqliteStore) -> int:
+    async def work(store: QuarantinePort) -> int:
         if args.qcommand == "list":
             for record in await store.quarantine_list(args.limit):
                 print(record_json(record) if args.json else record_line(record))
@@ -106,7 +108,7 @@ def run_history(args: argparse.Namespace, cfg: Config) -> int:
         print(f"mailguard: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
-    async def work(store: SqliteStore) -> int:
+    async def work(store: HistoryPort) -> int:
         for record in await store.history(since, args.limit):
             print(record_json(record) if args.json else record_line(record))
         return EXIT_OK

@@ -64,8 +64,8 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     from mailguard.bayes.persist import ModelFileError
     from mailguard.bayes.train import Learner
     from mailguard.bayes.writelock import WriteLock
+    from mailguard.store import backends
     from mailguard.store.base import StoreError
-    from mailguard.store.sqlite import SqliteStore
 
     errors: list[SourceError] = []
 
@@ -92,14 +92,13 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
             lock.release()
 
     async def learn_locked(path: Path) -> int:
-        store = SqliteStore(cfg.state_dir, cfg.store.history_days)
         try:
-            learner = Learner.open(path, store)
-            await store.open()
-        except (ModelFileError, StoreError) as exc:
+            store = await backends.open(cfg)
+        except StoreError as exc:
             print(str(exc), file=sys.stderr)
             return 1
         try:
+            learner = Learner.open(path, store)
             lines = []
             for label, paths in (("spam", args.spam), ("ham", args.ham), ("forget", args.forget)):
                 if not paths:
@@ -118,6 +117,9 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
                 print(line)
             m = learner.model
             print(f"model {path}: {m.nspam} spam, {m.nham} ham learnt")
+        except ModelFileError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
         except (StoreError, OSError) as exc:
             print(f"{getattr(exc, 'filename', None) or path}: {exc}", file=sys.stderr)
             return 1

@@ -1,4 +1,5 @@
-"""The embedded store backend: one SQLite file in the state directory, used through aiosqlite.
+"""The embedded store backend: one SQLite file (by default in the state directory), used through
+aiosqlite. It implements every port (see base.py); `backends.open` makes it.
 
 Every public operation takes the store's lock and runs in one transaction of its own, so several
 asyncio tasks can share one store object, and BEGIN IMMEDIATE plus busy_timeout keep several
@@ -29,10 +30,9 @@ from mailguard.store.migrations import (
     history_table,
     history_table_ddl,
 )
-from mailguard.store.base import StoreError
+from mailguard.store.base import DuplicateId, StoreError
 from mailguard.store.records import MessageRecord, QuarantineEntry, SymbolRecord
 
-DB_NAME = "mailguard.sqlite3"
 BUSY_TIMEOUT_MS = 5000
 # WAL files are reused, not shrunk: without a limit one 40 MB quarantined message would leave a
 # 40 MB -wal file behind for good.
@@ -49,11 +49,11 @@ _PLACEHOLDERS = ", ".join("?" for _ in _COLUMNS)
 
 
 class SqliteStore:
-    def __init__(self, state_dir: Path, history_days: int = 180) -> None:
+    def __init__(self, path: Path, history_days: int = 180) -> None:
+        """`path` is the database file; its folder is created when missing."""
         if history_days < 1:
             raise ValueError(f"history_days must be at least 1, not {history_days}")
-        self.state_dir = Path(state_dir)
-        self.path = self.state_dir / DB_NAME
+        self.path = Path(path)
         self.history_days = history_days
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
@@ -100,7 +100,8 @@ class SqliteStore:
                     await db.close()
 
     def _create_files(self) -> None:
-        self.state_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
+        folder = self.path.parent
+        folder.mkdir(mode=0o750, parents=True, exist_ok=True)
         # Created here rather than by SQLite so it is not world-readable (quarantined mail); SQLite
         # gives the -wal and -shm files the mode of the database file.
         try:
@@ -109,7 +110,7 @@ class SqliteStore:
             return
         os.close(fd)
         # Make the new directory entry durable too, or a crash could lose the whole file.
-        dir_fd = os.open(self.state_dir, os.O_RDONLY | os.O_DIRECTORY)
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(dir_fd)
         finally:
@@ -176,16 +177,21 @@ class SqliteStore:
     # --- quarantine ---------------------------------------------------------------------------
 
     async def quarantine(self, entry: QuarantineEntry) -> None:
-        """Store the entry under its queue_id (replacing one stored before); durable on return."""
+        """Store the entry under its queue_id, durable on return; DuplicateId if the id is taken
+        (the stored entry stays as it was)."""
+        queue_id = entry.record.queue_id
         row = (*_record_row(entry.record), bytes(entry.raw),
                _text(json.dumps(list(entry.added_headers), ensure_ascii=False)))
-        with self._failing(f"quarantining {entry.record.queue_id!r}"):
+        with self._failing(f"quarantining {queue_id!r}"):
             async with self._transaction(write=True, durable=True) as db:
-                await db.execute(
-                    f"INSERT OR REPLACE INTO quarantine ({_SELECT_COLUMNS}, raw, added_headers)"
-                    f" VALUES ({_PLACEHOLDERS}, ?, ?)",
+                cursor = await db.execute(
+                    f"INSERT INTO quarantine ({_SELECT_COLUMNS}, raw, added_headers)"
+                    f" VALUES ({_PLACEHOLDERS}, ?, ?) ON CONFLICT (queue_id) DO NOTHING",
                     row,
                 )
+                if cursor.rowcount == 0:
+                    raise DuplicateId(f"{self.path}: a quarantine entry {queue_id!r} is stored already; "
+                                      f"it was kept, pick a new id", queue_id)
 
     async def quarantine_list(self, limit: int = 100) -> list[MessageRecord]:
         """Newest first."""
