@@ -31,12 +31,14 @@ from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import Pipeline, ScanContext
 from mailguard.scan.verdict import Action, Symbol, Verdict
 from mailguard.smtp.replies import Reply
+from mailguard.store.base import DuplicateId
 from mailguard.store.records import QuarantineEntry
 from mailguard.store.summary import message_record
 
 log = logging.getLogger("mailguard.flow")
 
 RECORD_TIMEOUT = 60.0  # seconds for one history row; it is written after the client's answer
+QUARANTINE_ID_TRIES = 3  # new ids for a quarantine write whose id is taken (48 random bits each)
 
 
 def new_queue_id() -> str:
@@ -246,14 +248,19 @@ class MessageFlow:
         data wait): past that the client hears 4xx, so an entry written later is deleted again
         (its retry must not leave two copies)."""
         store = self.services.store
-        record = message_record(ctx, verdict, outcome="quarantined")
-        write = asyncio.ensure_future(store.quarantine(QuarantineEntry(record, ctx.raw, verdict.headers)))
-        try:
-            await asyncio.wait_for(asyncio.shield(write), self.services.config.relay_data_timeout)
-        except TimeoutError:
-            if self._spawn is not None:
-                self._spawn(_undo_late_quarantine(store, write, record.queue_id))
-            raise
+        for _ in range(QUARANTINE_ID_TRIES):
+            record = message_record(ctx, verdict, outcome="quarantined")
+            write = asyncio.ensure_future(store.quarantine(QuarantineEntry(record, ctx.raw, verdict.headers)))
+            try:
+                await asyncio.wait_for(asyncio.shield(write), self.services.config.relay_data_timeout)
+                return
+            except DuplicateId:  # an id is never overwritten: this message takes another
+                ctx.facts = replace(ctx.facts, queue_id=new_queue_id())
+            except TimeoutError:
+                if self._spawn is not None:
+                    self._spawn(_undo_late_quarantine(store, write, record.queue_id))
+                raise
+        raise DuplicateId(f"no free quarantine id after {QUARANTINE_ID_TRIES} tries", ctx.facts.queue_id)
 
     # --- after the answer ---------------------------------------------------------------------
 

@@ -603,3 +603,32 @@ def test_addresses_are_parsed_once_and_safely():
     assert [f.parsed for f in msg.address_fields("from") + msg.address_fields("to")] == [True, False]
     assert "MIME_BAD_ADDRESS_HEADER" in codes(msg)
     assert "MIME_BAD_ADDRESS_HEADER" not in codes(parse(b"From: a (b (c)) <a@example.com>\n\nx\n"))
+
+
+def test_attached_messages_keep_their_own_headers_parts_and_links():
+    inner = (b"From: Spammer <win@prize.example>\r\nSubject: You won\r\nMessage-ID: <inner@prize.example>\r\n"
+             b"Content-Type: text/html\r\n\r\n<p>Claim at <a href='http://claim.prize.example/x'>here</a></p>\r\n")
+    raw = (b"From: user@test.example\r\nTo: abuse@test.example\r\nSubject: Fwd: spam\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n"
+           b"--b1\r\nContent-Type: text/plain\r\n\r\nthis is spam\r\n"
+           b"--b1\r\nContent-Type: message/rfc822\r\n\r\n" + inner +
+           b"--b1\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: other@bulk.example\r\nSubject: Second\r\n\r\n"
+           b"--b1--\r\n")
+    msg = ParsedMessage.from_bytes(raw)
+    assert msg.subject == "Fwd: spam"
+    assert [a.subject for a in msg.attached] == ["You won", "Second"]
+    first, second = msg.attached
+    assert first.message_id == "<inner@prize.example>" and first.from_header == "Spammer <win@prize.example>"
+    assert [l.host for l in first.links] == ["claim.prize.example"]
+    assert "Claim at here" in first.text
+    assert [a.address for a in second.addresses("from")] == ["other@bulk.example"]
+    # The outer message still sees the attached one's parts (checks read one flat list).
+    assert "claim.prize.example" in msg.hosts
+
+
+def test_attached_messages_are_bounded():
+    inner = b"Subject: inner\r\n\r\nbody\r\n"
+    parts = b"".join(b"--b\r\nContent-Type: message/rfc822\r\n\r\n" + inner for _ in range(50))
+    raw = b"Subject: many\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" + parts + b"--b--\r\n"
+    msg = ParsedMessage.from_bytes(raw)
+    assert len(msg.attached) == 10

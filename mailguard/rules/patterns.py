@@ -108,7 +108,7 @@ def compile_pattern(pattern: str):
     if regex.programsize > MAX_PROGRAM_SIZE:
         raise PatternError(f"pattern program too large ({regex.programsize} instructions > {MAX_PROGRAM_SIZE}): "
                            f"its cost per byte of mail grows with it; count ASCII classes ([A-Z]) rather than "
-                           f"Unicode ones (\p{{Lu}}), repeat less, or split it into several rules")
+                           f"Unicode ones (\\p{{Lu}}), repeat less, or split it into several rules")
     return regex, expanded
 
 

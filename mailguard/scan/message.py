@@ -69,6 +69,8 @@ MAX_LINKS = 1_000  # link records kept (MIME_TOO_MANY_LINKS)
 MAX_LINK_CANDIDATES = 10_000  # URLs examined, kept or not (MIME_TOO_MANY_LINKS)
 MAX_URL = 2_048  # characters of one URL
 MAX_ANCHOR_TEXT = 1_000  # characters kept of one anchor's text
+MAX_ATTACHED = 10  # attached messages (message/rfc822, text/rfc822-headers) kept as parsed messages
+MAX_ATTACHED_LEVEL = 3  # attached in attached in attached; deeper ones are only in the flat parts
 MAX_PROBLEM_DETAILS = 3  # details merged into one symbol by problem_symbols()
 
 # Problem codes (each becomes a symbol of that name in the pipeline).
@@ -1053,6 +1055,9 @@ class ParsedMessage:
     # (lower-case name, its addresses) of every ADDRESS_HEADERS field, in order: parsed once,
     # here, since the stdlib's address parser raises on hostile values (scan/addresses.py).
     address_headers: tuple[tuple[str, AddressField], ...] = ()
+    # Attached messages (message/rfc822 parts; text/rfc822-headers parts as headers only), each
+    # parsed on its own: its headers, parts and links. Their parts are also in `parts` above.
+    attached: tuple["ParsedMessage", ...] = ()
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -1311,6 +1316,11 @@ def _build(raw: bytes) -> ParsedMessage:
     problems.extend(state.problems)
     _walk_defects(root, problems, stopped is not None)
 
+    return _assemble(root, problems, stopped, len(raw), 0)
+
+
+def _assemble(root: Message, problems: list[Problem], stopped: str | None, size: int, level: int) -> ParsedMessage:
+    """The record of a parsed message tree (the whole message, or one attached to it)."""
     headers = []
     for name, value in root.raw_items():
         name = str(name)
@@ -1336,8 +1346,35 @@ def _build(raw: bytes) -> ParsedMessage:
     addresses = _address_headers(headers, problems)
     truncated = stopped is not None or any(
         p.code in (MIME_TRUNCATED, MIME_TOO_MANY_PARTS, MIME_TOO_MANY_LINKS) for p in problems)
+    attached = _attached_messages(root, level) if level < MAX_ATTACHED_LEVEL else ()
     return ParsedMessage(tuple(headers), tuple(parts), tuple(collector.links), tuple(problems),
-                         text, html, len(raw), truncated, addresses)
+                         text, html, size, truncated, addresses, attached)
+
+
+def _attached_messages(root: Message, level: int) -> tuple[ParsedMessage, ...]:
+    """The messages attached under `root`, in document order (at most MAX_ATTACHED); one inside
+    another is found by the outer attached message's own walk."""
+    found: list[ParsedMessage] = []
+    stack: list[Message] = [root]
+    while stack and len(found) < MAX_ATTACHED:
+        msg = stack.pop()
+        payload = _stored_payload(msg)
+        ctype = msg.get_content_type()
+        if msg is not root and ctype == "message/rfc822" and isinstance(payload, list) and payload \
+                and isinstance(payload[0], Message):
+            found.append(_assemble(payload[0], [], None, 0, level + 1))
+        elif ctype == "text/rfc822-headers":
+            data, _, _ = _payload_bytes(msg)
+            found.append(_headers_only(data[:MAX_PARAM_HEADER_CHARS * 64], level + 1))
+        elif isinstance(payload, list):
+            stack.extend(p for p in reversed(payload) if isinstance(p, Message))
+    return tuple(found)
+
+
+def _headers_only(data: bytes, level: int) -> ParsedMessage:
+    block = data.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    root, _, stopped = _parse(block + b"\r\n\r\n")
+    return _assemble(root, [], stopped, len(block), level)
 
 
 def _address_headers(headers: list[tuple[str, str]], problems: list[Problem]) -> tuple[tuple[str, AddressField], ...]:
