@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from mailguard.scan import message as mm
-from mailguard.scan.message import Link, ParsedMessage, Part, decode_header_value, parse_ipv4
+from mailguard.scan import caps
+from mailguard.scan import message as message_module
+from mailguard.scan.encoded_words import decode_header_value
+from mailguard.scan.links import Link, parse_ipv4, public_suffix_list
+from mailguard.scan.message import ParsedMessage, Part
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 
@@ -220,7 +223,7 @@ def test_ten_thousand_parts_fast_and_capped():
     msg, elapsed = timed(multipart(*parts))
     assert elapsed < 2.0
     assert "MIME_TOO_MANY_PARTS" in codes(msg)
-    assert 0 < len(msg.parts) <= mm.MAX_PARTS
+    assert 0 < len(msg.parts) <= caps.MAX_PARTS
     assert msg.truncated
     assert "MIME_BAD_BOUNDARY" not in codes(msg)  # our stop is not the sender's defect
 
@@ -239,7 +242,7 @@ def test_megabyte_header_line():
     msg, elapsed = timed(raw)
     assert elapsed < 1.0
     assert "MIME_LONG_HEADER" in codes(msg)
-    assert len(msg.subject) == mm.MAX_HEADER_CHARS
+    assert len(msg.subject) == caps.MAX_HEADER_CHARS
     assert msg.from_header == "a@example.com" and msg.text == "body\n"
 
 
@@ -254,7 +257,7 @@ def test_header_flood_bounded():
     msg, elapsed = timed(raw)
     assert elapsed < 3.0
     assert codes(msg) & {"MIME_TOO_MANY_HEADERS", "MIME_TRUNCATED"}
-    assert len(msg.headers) <= mm.MAX_HEADERS
+    assert len(msg.headers) <= caps.MAX_HEADERS
 
 
 def test_semicolon_padded_content_type_is_fast():
@@ -299,14 +302,14 @@ def test_unknown_transfer_encoding():
 
 
 def test_text_caps():
-    big = "Content-Type: text/plain; charset=utf-8\n\n" + "ế" * (mm.MAX_PART_TEXT // 2 + 10)
+    big = "Content-Type: text/plain; charset=utf-8\n\n" + "ế" * (caps.MAX_PART_TEXT // 2 + 10)
     msg = parse(big)
     assert "MIME_TRUNCATED" in codes(msg)
-    assert len(msg.parts[0].text) <= mm.MAX_PART_TEXT // 2
+    assert len(msg.parts[0].text) <= caps.MAX_PART_TEXT // 2
     assert "\ufffd" not in msg.parts[0].text[-5:]  # a cut character is dropped, not replaced
-    parts = [f"Content-Type: text/plain\n\n{'x' * (mm.MAX_PART_TEXT - 10)}" for _ in range(6)]
+    parts = [f"Content-Type: text/plain\n\n{'x' * (caps.MAX_PART_TEXT - 10)}" for _ in range(6)]
     msg = parse(multipart(*parts))
-    assert sum(len(p.text) for p in msg.parts) <= mm.MAX_TOTAL_TEXT
+    assert sum(len(p.text) for p in msg.parts) <= caps.MAX_TOTAL_TEXT
     assert msg.parts[-1].text == "" and "MIME_TRUNCATED" in codes(msg)
 
 
@@ -343,7 +346,7 @@ def test_never_raises_on_random_bytes_or_non_bytes():
 def test_internal_failure_falls_back(monkeypatch):
     def boom(raw):
         raise RuntimeError("bug")
-    monkeypatch.setattr(mm, "_build", boom)
+    monkeypatch.setattr(message_module, "_build", boom)
     msg = ParsedMessage.from_bytes(b"Subject: =?utf-8?q?h=C3=AD?=\r\n there\r\nTo: x\r\n\r\n"
                                    b"see http://fallback.example/\r\n")
     assert msg.subject == "hí there" and msg.header("to") == "x"
@@ -486,7 +489,7 @@ def test_registered_domains_by_psl():
     assert [l.domain for l in links] == ["bbc.co.uk", "example.com.vn", "foo.blogspot.com",
                                          "evil.example"]
     assert links[-1].url == "http://sub.evil.example:8080/p"
-    assert mm.public_suffix_list() is mm.public_suffix_list()  # built once
+    assert public_suffix_list() is public_suffix_list()  # built once
 
 
 def test_trailing_punctuation_and_backslashes():
@@ -513,7 +516,7 @@ def test_link_domains_and_hosts_helpers():
 def test_links_capped():
     body = " ".join(f"http://h{i}.example/" for i in range(3000))
     msg = parse("Content-Type: text/plain\n\n" + body)
-    assert len(msg.links) == mm.MAX_LINKS
+    assert len(msg.links) == caps.MAX_LINKS
     assert "MIME_TOO_MANY_LINKS" in codes(msg)
 
 
@@ -532,7 +535,7 @@ def test_adversarial_megabyte_body_bounded(body):
         raw = (f"Content-Type: {ctype}\nSubject: {body[:200_000]}\n\n{body}").encode()
         msg, elapsed = timed(raw)
         assert elapsed < 5.0, (body[:20], ctype, elapsed)
-        assert len(msg.links) <= mm.MAX_LINKS
+        assert len(msg.links) <= caps.MAX_LINKS
 
 
 def test_huge_blank_line_body_is_truncated_fast():

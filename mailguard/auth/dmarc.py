@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from mailguard.auth.results import DkimSignature, DmarcResult, SpfResult
 from mailguard.dnsresolver import DnsTempError, Resolver
 from mailguard.scan.addresses import AddressField
-from mailguard.scan.message import public_suffix_list
+from mailguard.scan.links import public_suffix_list
 
 POLICIES = ("none", "quarantine", "reject")
 _WEAKER = {"reject": "quarantine", "quarantine": "none", "none": "none"}

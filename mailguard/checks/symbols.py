@@ -16,7 +16,7 @@ def builtin_symbols(config: Config) -> frozenset[str]:
     from mailguard.auth.symbols import BUILTIN_SYMBOLS as AUTH
     from mailguard.dnsbl.check import DESCRIPTIONS as RBL
     from mailguard.dnsbl.codes import parse_code
-    from mailguard.scan.message import PROBLEM_CODES
+    from mailguard.scan.problems import PROBLEM_CODES
 
     names = {"GTUBE", *AUTH, *RBL, *PROBLEM_CODES}
     for zone in config.dnsbl.zone:

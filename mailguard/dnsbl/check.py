@@ -16,7 +16,7 @@ from mailguard.dnsbl.targets import domain_query, first_untrusted_hop, ip_query,
 from mailguard.dnsbl.zones import Zone, ZoneHealth
 from mailguard.dnsresolver import DnsTempError, Resolver
 from mailguard.lists.contents import normalize_domain
-from mailguard.scan.message import registered_domain
+from mailguard.scan.links import registered_domain
 from mailguard.scan.pipeline import ScanContext
 from mailguard.scan.verdict import Symbol
 

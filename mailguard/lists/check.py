@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from mailguard.auth.results import AuthOutcome
 from mailguard.lists.contents import normalize_domain
 from mailguard.lists.registry import LocalList, LocalLists
-from mailguard.scan.message import registered_domain
+from mailguard.scan.links import registered_domain
 from mailguard.scan.pipeline import ScanContext
 from mailguard.scan.verdict import Action, Symbol
 

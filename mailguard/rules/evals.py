@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import re2
 
-from mailguard.scan.message import ParsedMessage, registered_domain
+from mailguard.scan.links import registered_domain
+from mailguard.scan.message import ParsedMessage
 
 # RE2 here too: anchor texts and display names are the sender's.
 _HOST_IN_TEXT = re2.compile(r"(?i)^(?:https?://)?((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,10}[a-z]{2,24})(?:[/:?#]\S*)?$")
