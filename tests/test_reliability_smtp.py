@@ -26,6 +26,13 @@ def greeted(c: RawClient, helo: bytes = b"client.outside.example") -> None:
     assert c.command(b"EHLO " + helo).startswith(b"250")
 
 
+def start_data(c: RawClient, rcpt: str = "user") -> None:
+    """MAIL, RCPT and DATA, each answered as a good transaction is."""
+    assert c.command(b"MAIL FROM:<a@outside.example>").startswith(b"250")
+    assert c.command(f"RCPT TO:<{rcpt}@{TEST_DOMAIN}>".encode()).startswith(b"250")
+    assert c.command(b"DATA").startswith(b"354")
+
+
 def delivered_with(postfix: Postfix, user: str, tag: str) -> list[bytes]:
     return [p.read_bytes() for p in postfix.delivered(user) if tag.encode() in p.read_bytes()]
 
@@ -37,9 +44,7 @@ def test_over_long_line_ending_in_a_dot_does_not_end_the_data(postfix, start_mai
     tag = uuid.uuid4().hex
     with RawClient(mg.port) as c:
         greeted(c)
-        assert c.command(b"MAIL FROM:<a@outside.example>").startswith(b"250")
-        assert c.command(f"RCPT TO:<user@{TEST_DOMAIN}>".encode()).startswith(b"250")
-        assert c.command(b"DATA").startswith(b"354")
+        start_data(c)
         # The reader's limit is 2,050 bytes: the first piece it takes of this line ends in ".".
         c.send(b"A" * 2051 + b".")
         # A pause so that the proxy reads that piece alone (the assertions below are about what
@@ -65,9 +70,7 @@ def test_bare_line_ends_never_end_the_data(postfix, mailguard, ending):
                 + b"DATA\r\n" + message(hidden) + b"\r\n.\r\n")
     with RawClient(mailguard.port) as c:
         greeted(c)
-        assert c.command(b"MAIL FROM:<a@outside.example>").startswith(b"250")
-        assert c.command(f"RCPT TO:<user@{TEST_DOMAIN}>".encode()).startswith(b"250")
-        assert c.command(b"DATA").startswith(b"354")
+        start_data(c)
         c.send(message(tag) + smuggled)
         assert c.reply().startswith(b"250")
         c.send(b"QUIT\r\n")
@@ -84,9 +87,7 @@ def test_helo_with_control_bytes_cannot_forge_or_move_our_headers(postfix, mailg
     tag = uuid.uuid4().hex
     with RawClient(mailguard.port) as c:
         greeted(c, helo)
-        assert c.command(b"MAIL FROM:<a@outside.example>").startswith(b"250")
-        assert c.command(f"RCPT TO:<user@{TEST_DOMAIN}>".encode()).startswith(b"250")
-        assert c.command(b"DATA").startswith(b"354")
+        start_data(c)
         c.send(message(tag) + b".\r\n")
         assert c.reply().startswith(b"250")
     data = postfix.wait_delivered("user", lambda b: tag.encode() in b)
@@ -127,9 +128,7 @@ def test_odd_helo_names_are_passed_on_and_the_mail_delivered(postfix, mailguard,
         for _ in range(3):  # every MAIL, not just the first, works
             assert c.command(b"MAIL FROM:<a@outside.example>").startswith(b"250")
             assert c.command(b"RSET").startswith(b"250")
-        assert c.command(b"MAIL FROM:<a@outside.example>").startswith(b"250")
-        assert c.command(f"RCPT TO:<user@{TEST_DOMAIN}>".encode()).startswith(b"250")
-        assert c.command(b"DATA").startswith(b"354")
+        start_data(c)
         c.send(message(tag) + b".\r\n")
         assert c.reply().startswith(b"250")
     data = postfix.wait_delivered("user", lambda b: tag.encode() in b).read_bytes()
@@ -236,9 +235,7 @@ def test_bytes_in_flight_budget_defers_new_data(postfix, start_sink, start_mailg
     held = RawClient(mg.port)
     try:
         greeted(held)
-        assert held.command(b"MAIL FROM:<a@outside.example>").startswith(b"250")
-        assert held.command(f"RCPT TO:<user@{TEST_DOMAIN}>".encode()).startswith(b"250")
-        assert held.command(b"DATA").startswith(b"354")
+        start_data(held)
         held.send(message("held") + (b"y" * 998 + b"\r\n") * 700 + b".\r\n")  # 700 kB held
         wait_for(lambda: any("DATA read" in line for line in mg.stderr_lines), 30, what="the DATA read")
         with RawClient(mg.port) as c:
@@ -278,9 +275,7 @@ def test_slow_downstream_answer_reaches_the_client_once(slow_postfix, start_mail
     tag = uuid.uuid4().hex
     with RawClient(mg.port) as c:
         greeted(c)
-        assert c.command(b"MAIL FROM:<a@outside.example>").startswith(b"250")
-        assert c.command(f"RCPT TO:<user@{TEST_DOMAIN}>".encode()).startswith(b"250")
-        assert c.command(b"DATA").startswith(b"354")
+        start_data(c)
         c.send(message(tag) + b".\r\n")
         assert c.reply().startswith(b"250")
         assert c.command(b"QUIT").startswith(b"221")

@@ -99,17 +99,26 @@ class SmtpClient:
         return await self._send(b" ".join(args) + b"\r\n", timeout)
 
     async def _send(self, data: bytes, timeout: float) -> Reply:
+        deadline = asyncio.get_running_loop().time() + timeout
+        await self._write((data,), deadline, timeout)
+        return await self.read_reply(max(deadline - asyncio.get_running_loop().time(), 0.001))
+
+    async def _write(self, chunks: Iterable[bytes], deadline: float, timeout: float) -> bool:
+        """Write every chunk (waiting for room) before `deadline`; whether the last ended a line."""
+        ends_with_eol = True
         try:
-            self.writer.write(data)
-            async with asyncio.timeout(timeout):
-                await self.writer.drain()
+            async with asyncio.timeout_at(deadline):
+                for chunk in chunks:
+                    self.writer.write(chunk)
+                    await self.writer.drain()
+                    ends_with_eol = chunk.endswith(b"\r\n")
         except TimeoutError:
             self.close()
             raise ClientTimeout(f"could not write within {timeout:g}s") from None
         except OSError as exc:
             self.close()
             raise ClientError(f"connection lost ({exc.strerror or type(exc).__name__})") from None
-        return await self.read_reply(timeout)
+        return ends_with_eol
 
     async def ehlo(self, name: str, timeout: float) -> Reply:
         reply = await self.command(b"EHLO", name.encode("utf-8", "surrogateescape"), timeout=timeout)
@@ -126,19 +135,7 @@ class SmtpClient:
         the final dot, and the server's answer — all within `timeout`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        ends_with_eol = True
-        try:
-            async with asyncio.timeout_at(deadline):
-                for chunk in _wire_chunks(parts):
-                    self.writer.write(chunk)
-                    await self.writer.drain()
-                    ends_with_eol = chunk.endswith(b"\r\n")
-        except TimeoutError:
-            self.close()
-            raise ClientTimeout(f"message not taken within {timeout:g}s") from None
-        except OSError as exc:
-            self.close()
-            raise ClientError(f"connection lost ({exc.strerror or type(exc).__name__})") from None
+        ends_with_eol = await self._write(_wire_chunks(parts), deadline, timeout)
         end = b".\r\n" if ends_with_eol else b"\r\n.\r\n"
         return await self._send(end, max(deadline - loop.time(), 0.001))
 
