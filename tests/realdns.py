@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +48,8 @@ class DnsServer:
             f'  pidfile: "{self.base}/unbound.pid"',
             "  use-syslog: no",
             "  verbosity: 0",
+            "  log-queries: yes",  # counted by queries_for(): "was it asked?" without a clock
+            f'  logfile: "{self.base}/queries.log"',
             "  do-ip6: no",
             "  access-control: 127.0.0.0/8 allow",
             "  module-config: \"iterator\"",
@@ -88,6 +89,16 @@ class DnsServer:
         wait_for(answers, 20, what=f"unbound on port {self.port}")
         return self
 
+    def queries_for(self, name: str) -> int:
+        """Queries received so far for `name` or a name under it."""
+        log = self.base / "queries.log"
+        if not log.exists():
+            return 0
+        suffix = name.rstrip(".").lower() + "."
+        return sum(1 for line in log.read_text(errors="replace").splitlines()
+                   if " info: " in line and any(w.lower() == suffix or w.lower().endswith("." + suffix)
+                                                for w in line.split()))
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -102,6 +113,7 @@ class SilentDnsServer:
     """Binds a UDP and a TCP port and never answers: a DNS server that hangs."""
 
     def __init__(self) -> None:
+        self._seen = 0
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind(("127.0.0.1", 0))
         self.port = self.udp.getsockname()[1]
@@ -115,6 +127,24 @@ class SilentDnsServer:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def queries_received(self) -> int:
+        """Datagrams and connections that reached it so far (it reads them only to count)."""
+        self.udp.setblocking(False)
+        self.tcp.setblocking(False)
+        while True:
+            try:
+                self.udp.recv(65535)
+                self._seen += 1
+            except (BlockingIOError, OSError):
+                break
+        while True:
+            try:
+                self.tcp.accept()[0].close()
+                self._seen += 1
+            except (BlockingIOError, OSError):
+                break
+        return self._seen
 
     def close(self) -> None:
         self.udp.close()
