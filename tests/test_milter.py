@@ -23,6 +23,13 @@ score = 13.0
 description = "scores between [actions] quarantine and reject"
 
 [[rule]]
+name = "TAG_MARK"
+kind = "body"
+pattern = 'tag-me'
+score = 9.0
+description = "scores between [actions] rewrite_subject and quarantine"
+
+[[rule]]
 name = "SPAMTRAP_RCPT"
 kind = "envelope"
 field = "rcpt"
@@ -96,6 +103,15 @@ def header_names(message: bytes) -> list[str]:
     return [line.split(b":", 1)[0].decode() for line in head.split(b"\n") if line and line[:1] not in b" \t"]
 
 
+def after_our_fields(message: bytes) -> bytes:
+    """The delivered message from the first field after X-Mailguard-Symbols (the last of ours)."""
+    lines = message.split(b"\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith(b"X-Mailguard-Symbols:")) + 1
+    while lines[start][:1] in (b" ", b"\t"):
+        start += 1
+    return b"\n".join(lines[start:])
+
+
 def test_serve_prints_the_milter_port_it_bound(tmp_path, session_dns):
     mg = Mailguard(tmp_path / "mg", config_for(free_port(), server={"listen": ""},
                                                 dns={"servers": [session_dns.address]}),
@@ -111,7 +127,7 @@ def test_serve_prints_the_milter_port_it_bound(tmp_path, session_dns):
 def test_ham_is_delivered_with_our_headers_first_and_forged_ones_gone(setup):
     tag = uuid.uuid4().hex
     message = (f"X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=99 forged-{tag}\r\nFrom: a@outside.example\r\n"
-               f"Subject: ham {tag}\r\n\r\nJust a friendly note.\r\n").encode()
+               f"x-spam-flag: YES\r\nSubject: ham {tag}\r\n\r\nJust a friendly note.\r\n").encode()
     replies = send(setup.postfix.port, [f"user@{TEST_DOMAIN}"], message)
     assert replies["data"][0] == 250
     data = setup.postfix.wait_delivered("user", lambda b: tag.encode() in b).read_bytes()
@@ -133,6 +149,16 @@ def test_gtube_is_refused_by_postfix_with_our_reply(setup):
     replies = send(setup.postfix.port, [f"other@{TEST_DOMAIN}"], gtube)
     assert replies["data"] == (550, b"5.7.1 Message rejected as spam (GTUBE)")
     assert len(setup.postfix.delivered("other")) == before
+
+
+def test_rewrite_subject_tags_the_subject(setup):
+    tag = uuid.uuid4().hex
+    message = (f"From: a@outside.example\r\nTo: user@{TEST_DOMAIN}\r\nDate: Mon, 1 Dec 2025 10:00:00 +0000\r\n"
+               f"Message-ID: <{tag}@outside.example>\r\nSubject: offer\r\n {tag}\r\n\r\nplease tag-me\r\n").encode()
+    assert send(setup.postfix.port, [f"user@{TEST_DOMAIN}"], message)["data"][0] == 250
+    data = setup.postfix.wait_delivered("user", lambda b: tag.encode() in b).read_bytes()
+    assert f"Subject: ***SPAM*** offer\n {tag}\n".encode() in data and data.count(b"Subject:") == 1
+    assert b"X-Spam-Flag: YES" in data and b"action=rewrite_subject" in data
 
 
 def test_a_quarantined_message_is_not_delivered_until_released(setup):
@@ -196,6 +222,12 @@ def test_the_same_message_gets_the_same_verdict_from_proxy_milter_and_scan(setup
     verdicts = {(row["action"], round(row["score"], 2), tuple(sorted(row["symbols"])))
                 for row in (scanned, by_milter, by_proxy)}
     assert len(verdicts) == 1, verdicts
+    # and Postfix delivers, after our fields, the very bytes the client sent
+    delivered = setup.postfix.wait_delivered("user", lambda b: tag.encode() in b and b"(mailguard)" not in b)
+    sent = path.read_bytes().replace(b"\r\n", b"\n")
+    # Postfix's cleanup drops a Return-Path field (delivery writes its own): not ours to keep
+    sent = b"".join(line for line in sent.splitlines(keepends=True) if not line.startswith(b"Return-Path:"))
+    assert after_our_fields(delivered.read_bytes()) == sent
 
 
 def test_mailguard_stopped_means_postfix_tempfails(setup):
