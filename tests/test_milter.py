@@ -241,3 +241,51 @@ def test_mailguard_stopped_means_postfix_tempfails(setup):
     tag = uuid.uuid4().hex  # and back: the next message goes through again
     assert send(setup.postfix.port, [f"user@{TEST_DOMAIN}"], f"Subject: {tag}\r\n\r\nx\r\n".encode())["data"][0] == 250
     setup.postfix.wait_delivered("user", lambda b: tag.encode() in b)
+
+
+def test_the_milter_bounds_what_it_reads(tmp_path, session_dns):
+    """Talking the protocol as Postfix does: a body over [server] max_message_size gets our 552
+    (Postfix passes it to the client); a packet over the limit ends the connection."""
+    import socket
+    import struct
+
+    from mailguard.milter import protocol as p
+
+    def packet(letter: bytes, data: bytes = b"") -> bytes:
+        return struct.pack("!I", 1 + len(data)) + letter + data
+
+    def response(conn: socket.socket) -> bytes:
+        head = conn.recv(4, socket.MSG_WAITALL)
+        if len(head) < 4:
+            return b""
+        (length,) = struct.unpack("!I", head)
+        return conn.recv(length, socket.MSG_WAITALL)
+
+    mg = Mailguard(tmp_path / "mg", config_for(free_port(), server={"listen": "", "max_message_size": 2000},
+                                                milter={"listen": "127.0.0.1:0"},
+                                                dns={"servers": [session_dns.address]})).start()
+    try:
+        with socket.create_connection(("127.0.0.1", mg.milter_port), timeout=30) as conn:
+            conn.sendall(packet(b"O", struct.pack("!III", 6, 0x1FF, 0x1FFFFF)))
+            assert response(conn)[:1] == b"O"
+            conn.sendall(packet(b"C", b"[192.0.2.7]\x004" + struct.pack("!H", 40000) + b"192.0.2.7\x00"))
+            assert response(conn) == b"c"
+            conn.sendall(packet(b"H", b"client.example\x00"))  # no reply: NR_HELO
+            conn.sendall(packet(b"M", b"<a@outside.example>\x00"))
+            assert response(conn) == b"c"
+            conn.sendall(packet(b"R", f"<user@{TEST_DOMAIN}>\x00".encode()))
+            assert response(conn) == b"c"
+            conn.sendall(packet(b"L", b"Subject\x00 big\x00") + packet(b"N"))  # no reply to the header: NR_HDR
+            assert response(conn) == b"c"
+            conn.sendall(packet(b"B", b"x" * 1500 + b"\r\n"))
+            assert response(conn) == b"c"
+            conn.sendall(packet(b"B", b"y" * 1500 + b"\r\n"))
+            assert response(conn) == b"y552 5.3.4 Error: message size exceeds fixed limit of 2000 bytes\x00"
+            conn.sendall(packet(b"A"))  # Postfix aborts the message; the connection goes on
+            conn.sendall(packet(b"M", b"<a@outside.example>\x00"))
+            assert response(conn) == b"c"
+            conn.sendall(struct.pack("!I", p.MAX_PACKET + 1) + b"B")
+            assert response(conn) == b""  # closed
+        assert "milter protocol error" in mg.log()
+    finally:
+        assert mg.stop() == 0
