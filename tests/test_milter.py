@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from rulestools import SPAMTRAP_RULE
 from realservers import CORPORA, TEST_DOMAIN, VENV_BIN, Mailguard, Postfix, config_for, free_port, wait_for
 
 RULES = '''[[rule]]
@@ -29,15 +30,7 @@ pattern = 'tag-me'
 score = 9.0
 description = "scores between [actions] rewrite_subject and quarantine"
 
-[[rule]]
-name = "SPAMTRAP_RCPT"
-kind = "envelope"
-field = "rcpt"
-pattern = '^trap@'
-score = 10.0
-action = "reject"
-description = "a spam trap address"
-'''
+''' + SPAMTRAP_RULE
 
 
 class Setup:
@@ -286,6 +279,6 @@ def test_the_milter_bounds_what_it_reads(tmp_path, session_dns):
             assert response(conn) == b"c"
             conn.sendall(struct.pack("!I", p.MAX_PACKET + 1) + b"B")
             assert response(conn) == b""  # closed
-        assert "milter protocol error" in mg.log()
+        wait_for(lambda: "milter protocol error" in mg.log(), 10, what="the protocol error in the log")
     finally:
         assert mg.stop() == 0

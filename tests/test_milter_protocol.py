@@ -87,12 +87,12 @@ def test_limits_and_malformed_packets():
 
 
 def test_responses():
-    assert p.encode(p.Continue()) == packet(b"c")
-    assert p.encode(p.Accept()) == packet(b"a")
-    assert p.encode(p.Discard()) == packet(b"d")
-    assert p.encode(p.Tempfail()) == packet(b"t")
-    assert p.encode(p.Reject()) == packet(b"r")
-    assert p.encode(p.Progress()) == packet(b"p")
+    assert p.encode(p.CONTINUE) == packet(b"c")
+    assert p.encode(p.ACCEPT) == packet(b"a")
+    assert p.encode(p.DISCARD) == packet(b"d")
+    assert p.encode(p.TEMPFAIL) == packet(b"t")
+    assert p.encode(p.REJECT) == packet(b"r")
+    assert p.encode(p.PROGRESS) == packet(b"p")
     assert p.encode(p.ReplyCode(550, "5.7.1 Message rejected as spam (GTUBE)")) == \
         packet(b"y", b"550 5.7.1 Message rejected as spam (GTUBE)\x00")
     # several lines; a '%' doubled (Postfix reads the reply as Sendmail's format string)

@@ -122,7 +122,7 @@ class Helo:
 
 
 @dataclass(frozen=True)
-class Mail:
+class _Envelope:
     args: tuple[str, ...]  # "<address>", then ESMTP parameters "SIZE=123", "SMTPUTF8", ...
 
     @property
@@ -133,13 +133,12 @@ class Mail:
         return any(a.partition("=")[0].upper() == name for a in self.args[1:])
 
 
-@dataclass(frozen=True)
-class Rcpt:
-    args: tuple[str, ...]
+class Mail(_Envelope):
+    pass
 
-    @property
-    def address(self) -> str:
-        return _unbracket(self.args[0] if self.args else "")
+
+class Rcpt(_Envelope):
+    pass
 
 
 @dataclass(frozen=True)
@@ -291,33 +290,18 @@ def negotiate(offer: OptNeg) -> OptNeg:
 
 
 @dataclass(frozen=True)
-class Continue:
-    letter = b"c"
+class Decision:
+    """A response without data."""
+
+    letter: bytes
 
 
-@dataclass(frozen=True)
-class Accept:
-    letter = b"a"
-
-
-@dataclass(frozen=True)
-class Reject:
-    letter = b"r"
-
-
-@dataclass(frozen=True)
-class Tempfail:
-    letter = b"t"
-
-
-@dataclass(frozen=True)
-class Discard:
-    letter = b"d"
-
-
-@dataclass(frozen=True)
-class Progress:
-    letter = b"p"
+CONTINUE = Decision(b"c")  # go on (at the end of the message: accept)
+ACCEPT = Decision(b"a")  # accept this message (at RCPT it would skip the rest of it: never sent there)
+REJECT = Decision(b"r")
+TEMPFAIL = Decision(b"t")
+DISCARD = Decision(b"d")  # accept and drop
+PROGRESS = Decision(b"p")  # still working: the MTA's timer restarts
 
 
 @dataclass(frozen=True)
@@ -359,7 +343,7 @@ class InsertHeader:
     letter = b"i"
 
     def payload(self) -> bytes:
-        return struct.pack("!I", self.index) + _bytes(self.name) + b"\0" + _bytes(self.value) + b"\0"
+        return _indexed_field(self.index, self.name, self.value)
 
 
 @dataclass(frozen=True)
@@ -371,11 +355,14 @@ class ChangeHeader:
     letter = b"m"
 
     def payload(self) -> bytes:
-        return struct.pack("!I", self.index) + _bytes(self.name) + b"\0" + _bytes(self.value) + b"\0"
+        return _indexed_field(self.index, self.name, self.value)
 
 
-Response = (OptNeg | Continue | Accept | Reject | Tempfail | Discard | Progress | ReplyCode | AddHeader
-            | InsertHeader | ChangeHeader)
+def _indexed_field(index: int, name: str, value: str) -> bytes:
+    return struct.pack("!I", index) + _bytes(name) + b"\0" + _bytes(value) + b"\0"
+
+
+Response = OptNeg | Decision | ReplyCode | AddHeader | InsertHeader | ChangeHeader
 
 
 def encode(response: Response) -> bytes:

@@ -29,7 +29,7 @@ log = logging.getLogger("mailguard.milter")
 PROGRESS_EVERY = 10.0  # seconds: Postfix's milter_content_timeout restarts at each SMFIR_PROGRESS
 INTERNAL_ERROR = Reply(451, "4.3.0 Internal error, try again later")
 TOLD_ACCEPTED = Reply(250, "2.0.0 accepted by milter")
-# The proxy's events that have no answer: Postfix waits for none.
+# Events that have no answer: Postfix waits for none.
 _SILENT = (p.Macro, p.Abort, p.Quit, p.QuitNewConnection)
 # Events whose answer the negotiation can waive.
 _NO_REPLY_STEP = {p.Connect: p.Step.NR_CONN, p.Helo: p.Step.NR_HELO, p.Mail: p.Step.NR_MAIL,
@@ -172,20 +172,17 @@ class MilterSession:
                 return self._connect(command)
             case p.Helo(name=name):
                 self._client(helo=helo_names.printable(name) or None, tls=bool(self.macros.get("{tls_version}")))
-                return [p.Continue()]
+                return [p.CONTINUE]
             case p.Mail():
                 return await self._mail(command)
             case p.Rcpt():
                 return await self._rcpt(command)
             case p.Header(name=name, value=value):
-                refusal = self._message().header(name, value, p.Step.HDR_LEADSPC in self.steps)
-                return [_reply(refusal) if refusal else p.Continue()]
+                return _go_on(self._message().header(name, value, p.Step.HDR_LEADSPC in self.steps))
             case p.EndOfHeaders():
-                refusal = self._message().add(b"\r\n")
-                return [_reply(refusal) if refusal else p.Continue()]
+                return _go_on(self._message().add(b"\r\n"))
             case p.Body(chunk=chunk):
-                refusal = self._message().add(chunk)
-                return [_reply(refusal) if refusal else p.Continue()]
+                return _go_on(self._message().add(chunk))
             case p.EndOfMessage(chunk=chunk):
                 if chunk:
                     self._message().add(chunk)
@@ -198,7 +195,7 @@ class MilterSession:
             case p.QuitNewConnection():
                 self._end_connection()
                 return []
-        return [p.Continue()]  # DATA, unknown commands: nothing to say
+        return [p.CONTINUE]  # DATA, unknown commands: nothing to say
 
     # --- the connection -----------------------------------------------------------------------
 
@@ -212,7 +209,7 @@ class MilterSession:
         self.flow = MessageFlow(self.runtime, ClientFacts(ip=ip, port=command.port, name=name),
                                 spawn=self.state.spawn)
         self.flow.connected()
-        return [p.Continue()]
+        return [p.CONTINUE]
 
     def _client(self, **changes) -> None:
         if self.flow is not None:
@@ -238,7 +235,7 @@ class MilterSession:
         flow.reset()
         self.postfix_id = ""
         await flow.mail(command.address, command.has_param("SMTPUTF8"))
-        return [p.Continue()]
+        return [p.CONTINUE]
 
     async def _rcpt(self, command: p.Rcpt) -> list[p.Response]:
         flow = self._need_flow()
@@ -249,7 +246,7 @@ class MilterSession:
             return [_reply(refusal)]
         # Postfix asks its milters after its own recipient checks: it takes this recipient.
         flow.accepted(command.address)
-        return [p.Continue()]
+        return [p.CONTINUE]
 
     # --- the message --------------------------------------------------------------------------
 
@@ -300,10 +297,10 @@ class MilterSession:
             edits = header_edits(received, fields, authserv_id=self.runtime.config.authserv_id,
                                  subject_tag=outcome.subject_tag,
                                  leading_space=p.Step.HDR_LEADSPC in self.steps)
-            return [*edits, p.Accept()], TOLD_ACCEPTED
+            return [*edits, p.ACCEPT], TOLD_ACCEPTED
         assert outcome.reply is not None
         if outcome.kind is Kind.QUARANTINE:
-            return [p.Discard()], outcome.reply
+            return [p.DISCARD], outcome.reply
         return [_reply(outcome.reply)], outcome.reply
 
     async def _with_progress(self, work: Awaitable[Outcome]) -> Outcome:
@@ -314,7 +311,7 @@ class MilterSession:
                 done, _ = await asyncio.wait({task}, timeout=PROGRESS_EVERY)
                 if done:
                     return task.result()
-                await self._send([p.Progress()])
+                await self._send([p.PROGRESS])
         finally:
             if not task.done():
                 task.cancel()
@@ -322,5 +319,10 @@ class MilterSession:
 
 def _reply(reply: Reply) -> p.ReplyCode:
     return p.ReplyCode(reply.code, reply.text)
+
+
+def _go_on(refusal: Reply | None) -> list[p.Response]:
+    """CONTINUE, or the refusal that ends this message (too big, no room)."""
+    return [_reply(refusal) if refusal else p.CONTINUE]
 
 
