@@ -6,15 +6,19 @@ The Postfix instance also has a second smtpd without milters: the downstream tha
 from __future__ import annotations
 
 import json
+import signal
 import smtplib
+import socket
+import struct
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
-from rulestools import SPAMTRAP_RULE
+from mailguard.milter.protocol import MAX_PACKET
 from realservers import CORPORA, TEST_DOMAIN, VENV_BIN, Mailguard, Postfix, config_for, free_port, wait_for
+from rulestools import SPAMTRAP_RULE
 
 RULES = '''[[rule]]
 name = "QUARANTINE_MARK"
@@ -236,49 +240,83 @@ def test_mailguard_stopped_means_postfix_tempfails(setup):
     setup.postfix.wait_delivered("user", lambda b: tag.encode() in b)
 
 
+def milter_packet(letter: bytes, data: bytes = b"") -> bytes:
+    return struct.pack("!I", 1 + len(data)) + letter + data
+
+
+def milter_response(conn: socket.socket) -> bytes:
+    """One response packet (letter and data), b"" once the connection is closed."""
+    head = conn.recv(4, socket.MSG_WAITALL)
+    if len(head) < 4:
+        return b""
+    (length,) = struct.unpack("!I", head)
+    return conn.recv(length, socket.MSG_WAITALL)
+
+
+def milter_envelope(conn: socket.socket, rcpt: str = f"user@{TEST_DOMAIN}") -> None:
+    """Negotiation, CONNECT, HELO, MAIL, RCPT as Postfix sends them, each answered CONTINUE."""
+    conn.sendall(milter_packet(b"O", struct.pack("!III", 6, 0x1FF, 0x1FFFFF)))
+    assert milter_response(conn)[:1] == b"O"
+    conn.sendall(milter_packet(b"C", b"[192.0.2.7]\x004" + struct.pack("!H", 40000) + b"192.0.2.7\x00"))
+    assert milter_response(conn) == b"c"
+    conn.sendall(milter_packet(b"H", b"client.example\x00"))  # no reply: NR_HELO
+    conn.sendall(milter_packet(b"M", b"<a@outside.example>\x00"))
+    assert milter_response(conn) == b"c"
+    conn.sendall(milter_packet(b"R", f"<{rcpt}>\x00".encode()))
+    assert milter_response(conn) == b"c"
+
+
 def test_the_milter_bounds_what_it_reads(tmp_path, session_dns):
     """Talking the protocol as Postfix does: a body over [server] max_message_size gets our 552
     (Postfix passes it to the client); a packet over the limit ends the connection."""
-    import socket
-    import struct
-
-    from mailguard.milter import protocol as p
-
-    def packet(letter: bytes, data: bytes = b"") -> bytes:
-        return struct.pack("!I", 1 + len(data)) + letter + data
-
-    def response(conn: socket.socket) -> bytes:
-        head = conn.recv(4, socket.MSG_WAITALL)
-        if len(head) < 4:
-            return b""
-        (length,) = struct.unpack("!I", head)
-        return conn.recv(length, socket.MSG_WAITALL)
-
     mg = Mailguard(tmp_path / "mg", config_for(free_port(), server={"listen": "", "max_message_size": 2000},
                                                 milter={"listen": "127.0.0.1:0"},
                                                 dns={"servers": [session_dns.address]})).start()
     try:
         with socket.create_connection(("127.0.0.1", mg.milter_port), timeout=30) as conn:
-            conn.sendall(packet(b"O", struct.pack("!III", 6, 0x1FF, 0x1FFFFF)))
-            assert response(conn)[:1] == b"O"
-            conn.sendall(packet(b"C", b"[192.0.2.7]\x004" + struct.pack("!H", 40000) + b"192.0.2.7\x00"))
-            assert response(conn) == b"c"
-            conn.sendall(packet(b"H", b"client.example\x00"))  # no reply: NR_HELO
-            conn.sendall(packet(b"M", b"<a@outside.example>\x00"))
-            assert response(conn) == b"c"
-            conn.sendall(packet(b"R", f"<user@{TEST_DOMAIN}>\x00".encode()))
-            assert response(conn) == b"c"
-            conn.sendall(packet(b"L", b"Subject\x00 big\x00") + packet(b"N"))  # no reply to the header: NR_HDR
-            assert response(conn) == b"c"
-            conn.sendall(packet(b"B", b"x" * 1500 + b"\r\n"))
-            assert response(conn) == b"c"
-            conn.sendall(packet(b"B", b"y" * 1500 + b"\r\n"))
-            assert response(conn) == b"y552 5.3.4 Error: message size exceeds fixed limit of 2000 bytes\x00"
-            conn.sendall(packet(b"A"))  # Postfix aborts the message; the connection goes on
-            conn.sendall(packet(b"M", b"<a@outside.example>\x00"))
-            assert response(conn) == b"c"
-            conn.sendall(struct.pack("!I", p.MAX_PACKET + 1) + b"B")
-            assert response(conn) == b""  # closed
+            milter_envelope(conn)
+            # no reply to the header (NR_HDR), one to the end of the headers
+            conn.sendall(milter_packet(b"L", b"Subject\x00 big\x00") + milter_packet(b"N"))
+            assert milter_response(conn) == b"c"
+            conn.sendall(milter_packet(b"B", b"x" * 1500 + b"\r\n"))
+            assert milter_response(conn) == b"c"
+            conn.sendall(milter_packet(b"B", b"y" * 1500 + b"\r\n"))
+            assert milter_response(conn) == b"y552 5.3.4 Error: message size exceeds fixed limit of 2000 bytes\x00"
+            conn.sendall(milter_packet(b"A"))  # Postfix aborts the message; the connection goes on
+            conn.sendall(milter_packet(b"M", b"<a@outside.example>\x00"))
+            assert milter_response(conn) == b"c"
+            conn.sendall(struct.pack("!I", MAX_PACKET + 1) + b"B")
+            assert milter_response(conn) == b""  # closed
         wait_for(lambda: "milter protocol error" in mg.log(), 10, what="the protocol error in the log")
     finally:
         assert mg.stop() == 0
+
+
+def test_both_listeners_share_reloads_and_shutdown(tmp_path, session_dns):
+    site = tmp_path / "rules.d"
+    site.mkdir()
+    mg = Mailguard(tmp_path / "mg", config_for(free_port(), milter={"listen": "127.0.0.1:0"},
+                                                rules={"site_dir": str(site)},
+                                                dns={"servers": [session_dns.address]})).start()
+    try:
+        assert mg.port and mg.milter_port and mg.port != mg.milter_port
+        (site / "reload.toml").write_text('''[[rule]]
+name = "RELOADED_MARK"
+kind = "body"
+pattern = 'reloaded-mark'
+score = 20.0
+description = "a rule that arrives with SIGHUP"
+''')
+        mg.signal(signal.SIGHUP)
+        wait_for(lambda: "configuration reloaded" in mg.log(), 20, what="the reload in the log")
+        with socket.create_connection(("127.0.0.1", mg.milter_port), timeout=30) as conn:
+            milter_envelope(conn)
+            conn.sendall(milter_packet(b"L", b"Subject\x00 hi\x00") + milter_packet(b"N"))
+            assert milter_response(conn) == b"c"
+            conn.sendall(milter_packet(b"B", b"the reloaded-mark\r\n"))
+            assert milter_response(conn) == b"c"
+            conn.sendall(milter_packet(b"E"))
+            answer = milter_response(conn)
+            assert answer.startswith(b"y550 5.7.1 Message rejected as spam (RELOADED_MARK"), answer
+    finally:
+        assert mg.stop() == 0  # SIGTERM: both listeners close, exit 0
