@@ -114,7 +114,11 @@ class MilterSession:
                     return
                 if isinstance(command, p.Quit):
                     return
-                responses = await self._answer(command)
+                try:
+                    responses = await self._answer(command)
+                except p.ProtocolError as exc:  # an offer we cannot take
+                    log.warning("milter negotiation failed, closing: %s", exc)
+                    return
                 if responses:
                     await self._send(responses)
                 self._finish_answered()
