@@ -34,10 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mailguard {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("serve", help="run the SMTP proxy")
+    p = sub.add_parser("serve", help="run the SMTP proxy (and the milter, when configured)")
     _common(p)
     p.add_argument("--listen", metavar="HOST:PORT", type=_host_port, help="overrides [server] listen")
     p.add_argument("--downstream", metavar="HOST:PORT", type=_host_port, help="overrides [relay] downstream")
+    p.add_argument("--milter", metavar="HOST:PORT", type=_host_port, help="overrides [milter] listen")
 
     p = sub.add_parser("scan", help="scan messages from files, folders, Maildirs and mbox files")
     _common(p)
@@ -94,6 +95,8 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg = cfg.replace("server", listen=args.listen)
     if getattr(args, "downstream", None):
         cfg = cfg.replace("relay", downstream=args.downstream)
+    if getattr(args, "milter", None):
+        cfg = cfg.replace("milter", listen=args.milter)
     return cfg
 
 

@@ -85,6 +85,11 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class MilterSettings:
+    listen: str = ""  # HOST:PORT for Postfix's smtpd_milters; empty: no milter
+
+
+@dataclass(frozen=True)
 class RelaySettings:
     downstream: str = "127.0.0.1:10025"
     mode: Literal["front", "behind"] = "front"
@@ -259,11 +264,16 @@ class Config:
     policy: PolicySettings = field(default_factory=PolicySettings)
     faults: FaultSettings = field(default_factory=FaultSettings)
     bayes: BayesSettings = field(default_factory=BayesSettings)
+    milter: MilterSettings = field(default_factory=MilterSettings)
     source: str = "<defaults>"  # the file this came from
 
     @property
     def listen(self) -> HostPort:
         return parse_host_port(self.server.listen)
+
+    @property
+    def milter_listen(self) -> HostPort | None:
+        return parse_host_port(self.milter.listen) if self.milter.listen else None
 
     @property
     def downstream(self) -> HostPort:
@@ -384,9 +394,12 @@ def _validate(cfg: Config, where: str, text: str) -> None:
         loc = f"{where}:{line}" if line else where
         raise ConfigError(f"{loc}: [{section}] {key}: {message}")
 
-    for section, key in (("server", "listen"), ("relay", "downstream")):
+    for section, key in (("server", "listen"), ("relay", "downstream"), ("milter", "listen")):
+        value = getattr(getattr(cfg, section), key)
+        if not value and section != "relay":  # an empty listen: that listener is off
+            continue
         try:
-            parse_host_port(getattr(getattr(cfg, section), key))
+            parse_host_port(value)
         except ValueError as exc:
             fail(section, key, str(exc))
     for key in ("trusted_networks", "client_limit_exceptions"):

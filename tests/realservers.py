@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
 VENV_BIN = Path(sys.executable).parent
 TEST_DOMAIN = "test.example"
-USERS = ("user", "other", "big", "utf8")
+USERS = ("user", "other", "big", "utf8", "trap")
 
 
 def free_port() -> int:
@@ -61,6 +62,7 @@ class Postfix:
     port: int
     started: bool = False
     extra_master: str = ""  # more master.cf lines (e.g. a before-filter smtpd for behind mode)
+    extra_main: str = ""  # more main.cf lines (e.g. smtpd_milters)
 
     @property
     def etc(self) -> Path:
@@ -116,7 +118,7 @@ maillog_file_prefixes = /tmp, /var, /dev/stdout, {b}
 smtpd_banner = $myhostname ESMTP test
 # Keep Postfix from rewriting headers of loopback clients, so tests can compare bytes.
 local_header_rewrite_clients =
-""")
+{self.extra_main}""")
         postfix_uid = pwd.getpwnam("postfix").pw_uid
         os.chown(b / "data", postfix_uid, -1)
         os.chown(b / "mail", 65534, 65534)
@@ -204,7 +206,8 @@ class Mailguard:
     config_text: str
     args: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
-    port: int = 0
+    port: int = 0  # the SMTP listener's ("listening on"); 0 when [server] listen = ""
+    milter_port: int = 0  # the milter's ("milter listening on"), when there is one
     stderr_lines: list[str] = field(default_factory=list)
     _reader: threading.Thread | None = None
 
@@ -218,24 +221,42 @@ class Mailguard:
         cmd = [str(VENV_BIN / "mailguard"), "serve", "--config", str(self.config_path),
                "--state-dir", str(self.base / "state"), *self.args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        listening = threading.Event()
+        wants_smtp, wants_milter = self._listeners()
+        self.port = self.milter_port = 0  # a restart reports its ports again
+        progress = threading.Condition()
+        ended = []
 
         def read() -> None:
             assert self.proc and self.proc.stderr
             for line in self.proc.stderr:
                 self.stderr_lines.append(line.rstrip("\n"))
-                m = re.match(r"listening on (?:\[[^\]]+\]|[^:]+):(\d+)$", line.strip())
+                m = re.match(r"(milter )?listening on (?:\[[^\]]+\]|[^:]+):(\d+)$", line.strip())
                 if m:
-                    self.port = int(m.group(1))
-                    listening.set()
-            listening.set()
+                    with progress:
+                        setattr(self, "milter_port" if m.group(1) else "port", int(m.group(2)))
+                        progress.notify_all()
+            with progress:
+                ended.append(True)
+                progress.notify_all()
+
+        def ready() -> bool:
+            return bool(ended) or ((self.port or not wants_smtp) and (self.milter_port or not wants_milter))
 
         self._reader = threading.Thread(target=read, daemon=True)
         self._reader.start()
-        if not listening.wait(timeout) or not self.port:
+        with progress:
+            progress.wait_for(ready, timeout)
+        if ended or (wants_smtp and not self.port) or (wants_milter and not self.milter_port):
             self.stop()
             raise RuntimeError("mailguard did not start:\n" + self.log())
         return self
+
+    def _listeners(self) -> tuple[bool, bool]:
+        """(an SMTP listener, a milter) as the config file and the arguments ask."""
+        cfg = tomllib.loads(self.config_text)
+        smtp = cfg.get("server", {}).get("listen", "127.0.0.1:10024") != ""
+        milter = bool(cfg.get("milter", {}).get("listen")) or "--milter" in self.args
+        return smtp, milter
 
     def log(self) -> str:
         return "\n".join(self.stderr_lines)

@@ -11,6 +11,17 @@ from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import Check, Pipeline
 from mailguard.scan.verdict import Symbol
 
+# An envelope rule refusing one recipient at RCPT (the early refusal of the proxy and milter tests).
+SPAMTRAP_RULE = '''[[rule]]
+name = "SPAMTRAP_RCPT"
+kind = "envelope"
+field = "rcpt"
+pattern = '^trap@'
+score = 10.0
+action = "reject"
+description = "a spam trap address"
+'''
+
 FACTS = MessageFacts(ClientFacts(ip="192.0.2.7", name="mail.sender.example", helo="helo.sender.example"),
                      "alice@sender.example", ("user@test.example",), "Q1")
 

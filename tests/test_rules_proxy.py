@@ -8,6 +8,7 @@ import smtplib
 import uuid
 
 from realservers import TEST_DOMAIN, Mailguard, config_for, wait_for
+from rulestools import SPAMTRAP_RULE
 
 RULES = '''[[rule]]
 name = "POLICY_MARK"
@@ -16,15 +17,7 @@ pattern = '(?i)\\b{w}policy-mark\\b{w}'
 score = 2.0
 description = "the test's marker"
 
-[[rule]]
-name = "SPAMTRAP_RCPT"
-kind = "envelope"
-field = "rcpt"
-pattern = '^trap@'
-score = 10.0
-action = "reject"
-description = "a spam trap address"
-'''
+''' + SPAMTRAP_RULE
 
 
 def _start(tmp_path, downstream_port: int, dns_address: str) -> Mailguard:

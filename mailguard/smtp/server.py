@@ -195,12 +195,25 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
     loop = asyncio.get_running_loop()
     from mailguard.smtp.session import ProxySession
 
-    listen: HostPort = config.listen
+    if not config.server.listen and config.milter_listen is None:
+        log.error("nothing to listen on: [server] listen and [milter] listen are both empty")
+        return 1
+    server: asyncio.Server | None = None
+    milter = None
     try:
-        server = await loop.create_server(lambda: ProxySession(holder.runtime, state),
-                                          host=listen.host, port=listen.port, reuse_address=True)
+        if config.server.listen:  # empty: the milter alone
+            listen: HostPort = config.listen
+            server = await loop.create_server(lambda: ProxySession(holder.runtime, state),
+                                              host=listen.host, port=listen.port, reuse_address=True)
+        if config.milter_listen is not None:
+            from mailguard.milter.server import MilterServer
+
+            listen = config.milter_listen
+            milter = await MilterServer.start(listen, lambda: holder.runtime, state)
     except OSError as exc:
         log.error("cannot listen on %s: %s", listen, exc.strerror or exc)
+        if server is not None:
+            server.close()
         return 1
 
     stop = asyncio.Event()
@@ -222,8 +235,9 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
         except Exception:
             log.exception("reload failed, keeping the running configuration")
             return
-        if new_config.server.listen != holder.runtime.config.server.listen:
-            log.warning("reload: [server] listen changed; it takes effect at the next restart")
+        for section in ("server", "milter"):
+            if getattr(new_config, section).listen != getattr(holder.runtime.config, section).listen:
+                log.warning("reload: [%s] listen changed; it takes effect at the next restart", section)
         holder.runtime = new_runtime
         state.configure(new_config.server, new_config.client_limit_exceptions)
         log.info("configuration reloaded from %s", new_config.source)
@@ -231,16 +245,18 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
     reloads = _Reloads(reload)
     loop.add_signal_handler(signal.SIGHUP, reloads.request)
     # Announce only once every signal handler is in place: a SIGHUP right after must reload, not kill.
-    sock = server.sockets[0].getsockname()
-    bound = HostPort(listen.host, sock[1])
-    print(f"listening on {bound}", file=sys.stderr, flush=True)
-    log.info("mailguard relaying to %s in %s mode", config.downstream, config.relay.mode)
+    if server is not None:
+        bound = HostPort(config.listen.host, server.sockets[0].getsockname()[1])
+        print(f"listening on {bound}", file=sys.stderr, flush=True)
+        log.info("mailguard relaying to %s in %s mode", config.downstream, config.relay.mode)
+    if milter is not None:
+        print(f"milter listening on {milter.bound}", file=sys.stderr, flush=True)
     purge = asyncio.create_task(_purge_history_daily(store))
     try:
         await stop.wait()
     finally:
         purge.cancel()
-        await _shutdown(server, state, holder.runtime.config.server.shutdown_grace)
+        await _shutdown(server, state, holder.runtime.config.server.shutdown_grace, milter)
         await _learn_what_is_queued(holder.runtime)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
@@ -258,10 +274,12 @@ async def _learn_what_is_queued(runtime: Runtime, limit: float = 30.0) -> None:
         log.exception("autolearn at shutdown failed; the queued messages were not learnt")
 
 
-async def _shutdown(server: asyncio.Server, state: ServerState, grace: float) -> None:
+async def _shutdown(server: asyncio.Server | None, state: ServerState, grace: float, milter=None) -> None:
     log.info("stopping: no new connections; waiting up to %gs for %d session(s)", grace, len(state.sessions))
-    server.close()
+    if server is not None:
+        server.close()
     state.shutting_down = True
+    milter_closed = asyncio.ensure_future(milter.shutdown(grace)) if milter is not None else None
     for session in list(state.sessions):
         if session.txn is None and not session.busy and session.transport is not None:
             session.transport.write(b"421 4.3.2 Service shutting down, try again later\r\n")
@@ -273,6 +291,8 @@ async def _shutdown(server: asyncio.Server, state: ServerState, grace: float) ->
         log.warning("closing session from %s still open at the end of the grace period", session.client.ip)
         if session.transport is not None:
             session.transport.close()
+    if milter_closed is not None:
+        await milter_closed
     await asyncio.sleep(0)
     # What runs after an answer (history rows, autolearn's queueing, downstream QUITs) ends too.
     pending = set(state.background)
