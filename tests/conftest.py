@@ -19,7 +19,7 @@ def postfix(tmp_path_factory):
     pf.setup()
     pf.start()
     yield pf
-    pf.stop()
+    pf.close()
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,20 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
     wait_for(up, timeout, what=f"port {port}")
 
 
+DEFAULT_MAIN_CF = Path("/etc/postfix/main.cf")
+CREATED_MAIN_CF = "compatibility_level = 3.6\n"  # what we write when the machine has no main.cf
+
+
+def _alternate_config_directories() -> list[str]:
+    current = subprocess.run(["postconf", "-h", "alternate_config_directories"], capture_output=True,
+                             text=True).stdout.strip()
+    return [d for d in re.split(r"[\s,]+", current) if d and Path(d).exists()]
+
+
+def _set_alternate_config_directories(dirs: list[str]) -> None:
+    subprocess.run(["postconf", "-e", f"alternate_config_directories = {' '.join(dirs)}"], check=True)
+
+
 @dataclass
 class Postfix:
     """A private Postfix instance on a loopback port delivering to Maildirs under `mail/`."""
@@ -133,15 +147,22 @@ local_header_rewrite_clients =
     def _allow_config_dir(self) -> None:
         # Pitfall: `postfix -c DIR` is refused unless the default main.cf lists DIR. Debian's
         # "No configuration" install leaves no main.cf at all.
-        default_main = Path("/etc/postfix/main.cf")
-        if not default_main.exists():
-            default_main.write_text("compatibility_level = 3.6\n")
-        current = subprocess.run(["postconf", "-h", "alternate_config_directories"], capture_output=True,
-                                 text=True).stdout.strip()
-        dirs = [d for d in re.split(r"[\s,]+", current) if d and Path(d).exists()]
+        if not DEFAULT_MAIN_CF.exists():
+            DEFAULT_MAIN_CF.write_text(CREATED_MAIN_CF)
+        dirs = _alternate_config_directories()
         if str(self.etc) not in dirs:
-            dirs.append(str(self.etc))
-            subprocess.run(["postconf", "-e", f"alternate_config_directories = {' '.join(dirs)}"], check=True)
+            _set_alternate_config_directories([*dirs, str(self.etc)])
+
+    def close(self) -> None:
+        """Stop, and take our folder out of the machine's main.cf again (and the main.cf itself
+        when we wrote it and nothing else is listed): a test run leaves no machine state."""
+        self.stop()
+        dirs = [d for d in _alternate_config_directories() if d != str(self.etc)]
+        _set_alternate_config_directories(dirs)
+        if not dirs and DEFAULT_MAIN_CF.exists():
+            lines = {line.strip() for line in DEFAULT_MAIN_CF.read_text().splitlines() if line.strip()}
+            if lines <= {CREATED_MAIN_CF.strip(), "alternate_config_directories ="}:
+                DEFAULT_MAIN_CF.unlink()  # ours: the machine had none
 
     def start(self) -> None:
         subprocess.run(["postfix", "-c", str(self.etc), "check"], check=True, capture_output=True)

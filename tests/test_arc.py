@@ -107,7 +107,7 @@ def test_malformed_input_never_raises(start_dns, raw):
 def test_dns_that_never_answers_is_temperror_within_the_deadline(silent_dns, forwarded):
     started = time.monotonic()
     result = run(verify_arc, forwarded, silent_dns.address, timeout=0.5, budget=1.5)
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 4.5  # three times the 1.5 s budget
     assert (result.result, result.instances, result.sealer) == ("temperror", 1, "lists.example.net"), result
 
 

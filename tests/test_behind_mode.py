@@ -34,4 +34,4 @@ def test_postfix_proxy_filter_through_mailguard(tmp_path, start_mailguard):
         # mailguard received from the before-filter smtpd and passed on: it names the client's HELO.
         assert f"from helo-{tag}.example".encode() in data
     finally:
-        pf.stop()
+        pf.close()

@@ -176,7 +176,7 @@ def test_dns_that_never_answers_is_temperror_within_the_deadline(silent_dns, com
     raw = sign(message(), com_key)
     started = time.monotonic()
     sig = only(verify(raw, silent_dns.address, timeout=0.5, budget=1.5))
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 4.5  # three times the 1.5 s budget
     assert sig.result == "temperror" and sig.domain == "example.com", sig
 
 

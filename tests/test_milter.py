@@ -76,7 +76,7 @@ def setup(tmp_path_factory, session_dns):
     s.postfix.setup()
     s.postfix.start()
     yield s
-    s.postfix.stop()
+    s.postfix.close()
     s.mailguard.stop()
 
 

@@ -67,7 +67,7 @@ def own_postfix(tmp_path):
     pf.setup()
     pf.start()
     yield pf
-    pf.stop()
+    pf.close()
 
 
 def started_burst(port: int, count: int = 200) -> tuple[str, list[str], dict[str, object], list[threading.Thread]]:

@@ -266,7 +266,7 @@ def slow_postfix(tmp_path_factory):
         f.write("smtpd_end_of_data_restrictions = sleep 6\n")
     pf.start()
     yield pf
-    pf.stop()
+    pf.close()
 
 
 def test_slow_downstream_answer_reaches_the_client_once(slow_postfix, start_mailguard):

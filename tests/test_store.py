@@ -394,3 +394,14 @@ def test_a_version_1_store_is_migrated_keeping_its_quarantine(tmp_path):
 
     run(go())
     assert sql(tmp_path / DB_NAME, "PRAGMA user_version") == [(SCHEMA_VERSION,)] and SCHEMA_VERSION >= 2
+
+
+def test_four_stores_opening_one_new_file_at_once_all_open(tmp_path):
+    """As worker processes starting together would: none is refused with 'database is locked'."""
+    async def go(path):
+        stores = [SqliteStore(path) for _ in range(4)]
+        await asyncio.gather(*(s.open() for s in stores))
+        await asyncio.gather(*(s.close() for s in stores))
+
+    for n in range(15):
+        run(go(tmp_path / f"{n}" / DB_NAME))

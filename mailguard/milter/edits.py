@@ -31,7 +31,7 @@ def header_edits(received: Sequence[tuple[bytes, bytes]], fields: Sequence[str],
         key = name.lower()
         seen[key] += 1
         field = name + b":" + (value if leading_space else b" " + value)
-        if headers._is_ours(field, authserv_id):
+        if headers.is_ours(field, authserv_id):
             forged.append((seen[key], name))
         elif key == b"subject" and subject is None:
             subject = (name, field)

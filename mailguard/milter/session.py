@@ -14,12 +14,12 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from mailguard.flow import Kind, MessageFlow, Outcome
+from mailguard.ipaddrs import plain_ip
 from mailguard.milter import protocol as p
 from mailguard.milter.edits import header_edits
 from mailguard.scan.facts import ClientFacts
 from mailguard.smtp import helo as helo_names
 from mailguard.smtp.replies import Reply
-from mailguard.smtp.session import _plain_ip  # one way to read a peer address
 
 if TYPE_CHECKING:
     from mailguard.smtp.server import Runtime, ServerState
@@ -207,7 +207,7 @@ class MilterSession:
         if self.refusal is not None:
             return [_reply(self.refusal)]
         self._end_connection()
-        ip = _plain_ip(command.address) if command.family in ("4", "6") else None
+        ip = plain_ip(command.address) if command.family in ("4", "6") else None
         # Postfix sends its verified client name, or "[address]" when it has none.
         name = command.hostname if command.hostname and not command.hostname.startswith("[") else None
         self.flow = MessageFlow(self.runtime, ClientFacts(ip=ip, port=command.port, name=name),

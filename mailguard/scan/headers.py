@@ -49,7 +49,7 @@ def field_name(field: bytes) -> str:
     return m.group(1).decode("ascii").lower() if m else ""
 
 
-def _is_ours(field: bytes, authserv_id: str) -> bool:
+def is_ours(field: bytes, authserv_id: str) -> bool:
     name = field_name(field)
     if name in OWN_HEADERS or name.startswith(OWN_PREFIXES):
         return True
@@ -65,7 +65,7 @@ def strip_forged(raw: bytes, authserv_id: str = "") -> bytes:
     """`raw` without sender-supplied copies of our headers (RFC 8601 §5 for A-R)."""
     block, rest = split_header_block(raw)
     fields = header_fields(block)
-    kept = [f for f in fields if not _is_ours(f, authserv_id)]
+    kept = [f for f in fields if not is_ours(f, authserv_id)]
     if len(kept) == len(fields):
         return raw
     return b"".join(kept) + rest

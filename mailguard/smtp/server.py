@@ -21,6 +21,7 @@ from typing import Awaitable, Callable
 from mailguard import memory
 from mailguard.config import Config, ConfigError, HostPort, ServerSettings
 from mailguard.dnsresolver import Resolver
+from mailguard.ipaddrs import in_networks
 from mailguard.scan.pipeline import Pipeline
 from mailguard.store.base import Store
 
@@ -168,14 +169,6 @@ def _client_keys(ip: str | None) -> tuple[str, ...]:
         return ()
     net = ipaddress.ip_network(f"{addr}/{24 if addr.version == 4 else 64}", strict=False)
     return (str(addr), str(net))
-
-
-def in_networks(ip: str | None, networks: tuple) -> bool:
-    try:
-        addr = ipaddress.ip_address(ip or "")
-    except ValueError:
-        return False
-    return any(addr in net for net in networks)
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import ipaddress
 import logging
 import time
 from dataclasses import replace
@@ -19,12 +18,12 @@ from aiosmtpd.smtp import SMTP
 
 from mailguard.dnsresolver.reverse import ClientName, verified_client_name
 from mailguard.flow import Kind, MessageFlow, Outcome, outgoing
+from mailguard.ipaddrs import in_networks, plain_ip
 from mailguard.scan.facts import ClientFacts
 from mailguard.smtp import helo as helo_names
 from mailguard.smtp import xtext
 from mailguard.smtp.relay import Downstream, DownstreamFailure
 from mailguard.smtp.replies import Reply, with_enhanced_code
-from mailguard.smtp.server import in_networks
 
 if TYPE_CHECKING:
     from mailguard.smtp.server import Runtime, ServerState
@@ -95,7 +94,7 @@ class ProxySession(SMTP):
             self.client = replace(self.client, tls=True)
             return
         peer = transport.get_extra_info("peername") or (None, None)
-        self.flow.client = ClientFacts(ip=_plain_ip(peer[0]), port=peer[1] if len(peer) > 1 else None)
+        self.flow.client = ClientFacts(ip=plain_ip(peer[0]), port=peer[1] if len(peer) > 1 else None)
         self._refusal = self.state.admit(self, self.client.ip,
                                          limit_per_client=self.runtime.config.relay.mode == "front")
         if not self._refusal:
@@ -275,7 +274,7 @@ class ProxySession(SMTP):
         if self.runtime.config.relay.mode != "behind":
             return False
         peer_ip = self.session.peer[0] if self.session and self.session.peer else None
-        return in_networks(_plain_ip(peer_ip), self.runtime.trusted_networks)
+        return in_networks(plain_ip(peer_ip), self.runtime.trusted_networks)
 
     async def smtp_XFORWARD(self, arg: str) -> None:
         if not self._xforward_allowed():
@@ -310,7 +309,7 @@ class ProxySession(SMTP):
         port = known(xf.get("PORT"))
         self.client = replace(
             self.client,
-            ip=_plain_ip(addr) if addr else self.client.ip,
+            ip=plain_ip(addr) if addr else self.client.ip,
             port=int(port) if port and port.isdigit() else self.client.port,
             name=_printable(known(xf.get("NAME"))) if "NAME" in xf else self.client.name,
             helo=_printable(known(xf.get("HELO"))) if "HELO" in xf else self.client.helo,
@@ -457,7 +456,7 @@ class ProxySession(SMTP):
             return
         self.xforward = {}
         peer = self.session.peer if self.session and self.session.peer else (None, None)
-        self.client = replace(self.client, ip=_plain_ip(peer[0]), port=peer[1], name=None,
+        self.client = replace(self.client, ip=plain_ip(peer[0]), port=peer[1], name=None,
                               forwarded=False, helo=self.session.host_name if self.session else None)
 
     async def _learn_client_name(self) -> None:
@@ -611,14 +610,3 @@ def _printable(value: str | None) -> str | None:
     return helo_names.printable(value) if value else value
 
 
-def _plain_ip(value: str | None) -> str | None:
-    """An IP address without IPv4-mapped IPv6 decoration or scope."""
-    if not value:
-        return None
-    try:
-        ip = ipaddress.ip_address(value.split("%", 1)[0])
-    except ValueError:
-        return value
-    if ip.version == 6 and ip.ipv4_mapped:
-        return str(ip.ipv4_mapped)
-    return str(ip)

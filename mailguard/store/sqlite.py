@@ -48,6 +48,11 @@ _SELECT_COLUMNS = ", ".join(_COLUMNS)
 _PLACEHOLDERS = ", ".join("?" for _ in _COLUMNS)
 
 
+def _is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorname", "") in (
+        "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_BUSY_SNAPSHOT", "SQLITE_BUSY_RECOVERY")
+
+
 class SqliteStore:
     def __init__(self, path: Path, history_days: int = 180) -> None:
         """`path` is the database file; its folder is created when missing."""
@@ -78,18 +83,29 @@ class SqliteStore:
             except OSError as exc:
                 where = exc.filename or self.path
                 raise StoreError(f"{where}: cannot create the store: {exc.strerror or exc}") from exc
-            db: aiosqlite.Connection | None = None
-            try:
-                db = await aiosqlite.connect(self.path, isolation_level=None)
-                await self._configure(db)
-                await self._migrate(db)
-            except BaseException as exc:
-                if db is not None:
-                    with contextlib.suppress(Exception):
-                        await db.close()
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(self._open_failure(exc)) from exc
-                raise
+            # Two processes opening one new file at once can meet in a lock SQLite does not wait
+            # for (switching to WAL, or two migrations each upgrading a read to a write): the
+            # whole open is tried again, for as long as a busy wait would last.
+            deadline = asyncio.get_running_loop().time() + BUSY_TIMEOUT_MS / 1000
+            pause = 0.02
+            while True:
+                db: aiosqlite.Connection | None = None
+                try:
+                    db = await aiosqlite.connect(self.path, isolation_level=None)
+                    await self._configure(db)
+                    await self._migrate(db)
+                    break
+                except BaseException as exc:
+                    if db is not None:
+                        with contextlib.suppress(Exception):
+                            await db.close()
+                    if _is_busy(exc) and asyncio.get_running_loop().time() + pause < deadline:
+                        await asyncio.sleep(pause)
+                        pause = min(pause * 2, 0.5)
+                        continue
+                    if isinstance(exc, sqlite3.Error):
+                        raise StoreError(self._open_failure(exc)) from exc
+                    raise
             self._db = db
 
     async def close(self) -> None:
