@@ -6,8 +6,8 @@ import dataclasses
 import time
 import unicodedata
 
-from mailguard.config import ListFile, ListsSettings
-from mailguard.lists import LocalLists
+from mailguard.lists.registry import LocalLists
+from mailguard.lists.spec import ListFile, ListsSettings
 from mailguard.scan.verdict import Action, Symbol
 from rulestools import emitting, load, scan, site_config, write_rules
 
