@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NoReturn, Union, get_args, get_origin, get_type_hints
 
+from mailguard.checks.spec import CheckSpec
+from mailguard.checks.specs import SPECS
+
 DEFAULT_CONFIG_PATHS = (Path("/etc/mailguard/mailguard.toml"),)
 
 
@@ -145,8 +148,8 @@ class PolicySettings:
 
 @dataclass(frozen=True)
 class Config:
-    """The settings of every section; each check's section ([auth], [bayes], ...) is added from
-    its spec at the end of this module."""
+    """The settings of every section; the checks' sections ([auth], [bayes], ...) are added from
+    their specs just below (`_with_check_sections`)."""
 
     server: ServerSettings = field(default_factory=ServerSettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
@@ -215,6 +218,24 @@ class Config:
         """A copy with some keys of one section changed (command-line overrides)."""
         current = getattr(self, section)
         return dataclasses.replace(self, **{section: dataclasses.replace(current, **changes)})
+
+
+def _with_check_sections(base: type, specs: tuple[CheckSpec, ...]) -> type:
+    """`base` with one field per check section, its default the spec's settings dataclass."""
+    cls = dataclasses.make_dataclass(
+        base.__name__, [(s.section, s.settings, field(default_factory=s.settings)) for s in specs if s.section],
+        bases=(base,), frozen=True)
+    cls.__module__, cls.__qualname__, cls.__doc__ = base.__module__, base.__qualname__, base.__doc__
+    return cls
+
+
+Config = _with_check_sections(Config, SPECS)
+SECTIONS: dict[str, type] = {
+    name: hint for name, hint in get_type_hints(Config).items() if name != "source"
+}
+PATH_KEYS = {("store", "state_dir"), ("server", "tls_cert"), ("server", "tls_key")} | {
+    (f"{spec.section}.{table}" if table else spec.section, key)
+    for spec in SPECS for table, _, key in (path.rpartition(".") for path in spec.path_keys)}
 
 
 def _line_of(text: str, section: str, key: str | None) -> int | None:
@@ -328,19 +349,7 @@ def _validate(cfg: Config, where: str, text: str) -> None:
     for spec in SPECS:
         if spec.section:
             spec.validate(getattr(cfg, spec.section), fail)
-    _validate_policy(cfg, fail)
-    from mailguard.store.backends import parse_url
-
-    try:
-        parse_url(cfg.store.url, cfg.state_dir)
-    except ValueError as exc:
-        fail("store", "url", str(exc))
-    if cfg.server.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        fail("server", "log_level", "one of debug, info, warning, error")
-
-
-def _validate_policy(cfg: Config, fail: Fail) -> None:
-    names = {f.name for f in cfg.lists.file}
+    names = {f.name for f in cfg.lists.file}  # what policy groups may name
     groups: dict[str, str] = {}  # domain → group
     for i, g in enumerate(cfg.policy.group):
         if not re.fullmatch(r"[a-z0-9_-]+", g.name):
@@ -364,6 +373,14 @@ def _validate_policy(cfg: Config, fail: Fail) -> None:
         if not t.add_header <= t.rewrite_subject <= t.quarantine <= t.reject:
             fail.item("policy.group", i, "add_header", "thresholds (with those of [actions] it keeps) must "
                       "rise: add_header <= rewrite_subject <= quarantine <= reject")
+    from mailguard.store.backends import parse_url
+
+    try:
+        parse_url(cfg.store.url, cfg.state_dir)
+    except ValueError as exc:
+        fail("store", "url", str(exc))
+    if cfg.server.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        fail("server", "log_level", "one of debug, info, warning, error")
 
 
 def _line_of_item(text: str, table: str, index: int, key: str | None) -> int | None:
@@ -483,24 +500,3 @@ def _as_toml(value: Any) -> Any:
         return [_as_toml(v) for v in value]
     return value
 
-
-def _with_check_sections(base: type, specs: tuple[CheckSpec, ...]) -> type:
-    """`base` with one field per check section, its default the spec's settings dataclass."""
-    cls = dataclasses.make_dataclass(
-        base.__name__, [(s.section, s.settings, field(default_factory=s.settings)) for s in specs if s.section],
-        bases=(base,), frozen=True)
-    cls.__module__, cls.__qualname__, cls.__doc__ = base.__module__, base.__qualname__, base.__doc__
-    return cls
-
-
-# Last, since the check modules import this module's names (ConfigError, HostPort, the settings above).
-from mailguard.checks.spec import CheckSpec  # noqa: E402
-from mailguard.checks.specs import SPECS  # noqa: E402
-
-Config = _with_check_sections(Config, SPECS)
-SECTIONS: dict[str, type] = {
-    name: hint for name, hint in get_type_hints(Config).items() if name != "source"
-}
-PATH_KEYS = {("store", "state_dir"), ("server", "tls_cert"), ("server", "tls_key")} | {
-    (f"{spec.section}.{table}" if table else spec.section, key)
-    for spec in SPECS for table, _, key in (path.rpartition(".") for path in spec.path_keys)}

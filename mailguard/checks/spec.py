@@ -3,9 +3,9 @@ Checks it contributes and their phases, its config section, its symbols, whether
 network, and how it is built. Each check module exports one `SPEC`; `mailguard.checks.specs`
 lists them, and everything that used to list checks by hand reads that list.
 
-A spec module is imported while `mailguard.config` assembles its `Config`: at import time it
-may use what config.py defines before its last lines (ConfigError, HostPort, the non-check
-settings) but not `Config` itself, and it imports its check's implementation inside `build`.
+`mailguard.config` imports the specs to build its `Config`, so a spec module must not import
+`mailguard.config`, or anything that does, when it loads: its type hints go under
+TYPE_CHECKING and its check's implementation is imported inside `build`.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mailguard.scan.pipeline import Check, CheckFunction
+from mailguard.scan.pipeline import PHASES, Check, CheckFunction
 
 if TYPE_CHECKING:
     from mailguard.checks.registry import CheckServices
@@ -46,6 +46,10 @@ class Stage:
 
     name: str
     phase: str = "data"
+
+    def __post_init__(self) -> None:
+        if self.phase not in PHASES:
+            raise ValueError(f"stage {self.name}: phase {self.phase!r} is not one of {', '.join(PHASES)}")
 
     def check(self, run: CheckFunction, budget: float) -> Check:
         return Check(self.name, run, budget, self.phase)
