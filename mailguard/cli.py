@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     csub = p.add_subparsers(dest="ccommand", metavar="ACTION", required=True)
     c = csub.add_parser("check", help="load and validate the config; exit 0 when clean")
     _common(c)
+
+    from mailguard.commands import symbols_cmd
+
+    _common(symbols_cmd.add_parser(sub))
     return parser
 
 
@@ -169,6 +173,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_cmd.run(args, load_config(args))
 
 
+def cmd_symbols(args: argparse.Namespace) -> int:
+    from mailguard.commands import symbols_cmd
+
+    return symbols_cmd.run(args, load_config(args))
+
+
 def cmd_quarantine(args: argparse.Namespace) -> int:
     from mailguard.commands import store_cmds
 
@@ -182,7 +192,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"serve": cmd_serve, "config": cmd_config, "scan": cmd_scan, "quarantine": cmd_quarantine,
-            "history": cmd_history, "rules": cmd_rules, "train": cmd_train}
+            "history": cmd_history, "rules": cmd_rules, "train": cmd_train, "symbols": cmd_symbols}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

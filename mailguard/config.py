@@ -16,7 +16,10 @@ import tomllib
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, NoReturn, Union, get_args, get_origin, get_type_hints
+
+from mailguard.checks.spec import CheckSpec
+from mailguard.checks.specs import SPECS
 
 DEFAULT_CONFIG_PATHS = (Path("/etc/mailguard/mailguard.toml"),)
 
@@ -123,83 +126,6 @@ class DnsSettings:
 
 
 @dataclass(frozen=True)
-class AuthSettings:
-    """SPF, DKIM, DMARC and ARC, and the Authentication-Results header."""
-
-    enabled: bool = True
-    authserv_id: str = ""  # empty: server.hostname
-    budget_ms: int = 5000
-    dmarc_reject_action: Literal["reject", "quarantine", "score"] = "reject"
-    dmarc_quarantine_action: Literal["quarantine", "score"] = "quarantine"
-    trusted_arc_sealers: tuple[str, ...] = ()  # domains (ARC-Seal d=) whose chain overrides DMARC
-    threads: int = 4  # worker threads for the synchronous SPF and ARC libraries
-
-
-@dataclass(frozen=True)
-class DnsblZone:
-    """One DNS blocklist: `[[dnsbl.zone]]`. The codes map answers to symbols (README, "Blocklists")."""
-
-    zone: str = ""  # e.g. "zen.spamhaus.org"
-    kind: Literal["ip", "domain"] = "ip"  # what is looked up: the client address, or domains
-    # "ANSWER=SYMBOL:SCORE": ANSWER an address (127.0.0.2), a range (127.0.0.10-127.0.0.11), or
-    # with bitmask = true a bit value (4). An answer no code names is "<zone's symbol>:<score>".
-    codes: tuple[str, ...] = ()
-    bitmask: bool = False  # answers are bit sets (SURBL/URIBL multi lists)
-    symbol: str = ""  # for answers no code names; empty: no symbol for them
-    score: float = 0.0
-    # Answers meaning "this query was refused" (public resolver, over quota): RBL_BLOCKED, not hits.
-    blocked: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class DnsblSettings:
-    """DNS blocklists for the client address (DNSBL) and for the domains of links (URIBL/DBL)."""
-
-    enabled: bool = True
-    budget_ms: int = 3000
-    max_domains: int = 20  # registered domains looked up per message (links first, in order)
-    sender_domains: bool = False  # also look up the From and Reply-To domains in domain zones
-    received_hop: bool = False  # also the first untrusted Received hop (behind other relays)
-    failures_to_mark_down: int = 5  # consecutive timeouts/SERVFAILs before a zone is rested
-    down_seconds: float = 300.0  # how long a failing zone is not asked
-    zone: tuple[DnsblZone, ...] = (
-        DnsblZone(zone="zen.spamhaus.org", kind="ip", codes=(
-            "127.0.0.2=RBL_ZEN_SBL:4.0", "127.0.0.3=RBL_ZEN_CSS:2.0", "127.0.0.4-127.0.0.7=RBL_ZEN_XBL:4.0",
-            "127.0.0.9=RBL_ZEN_DROP:5.0", "127.0.0.10-127.0.0.11=RBL_ZEN_PBL:1.5"),
-            symbol="RBL_ZEN", score=2.0, blocked=("127.255.255.0/24",)),
-        DnsblZone(zone="dbl.spamhaus.org", kind="domain", codes=(
-            "127.0.1.2=DBL_SPAM:5.0", "127.0.1.4=DBL_PHISH:6.0", "127.0.1.5=DBL_MALWARE:6.0",
-            "127.0.1.6=DBL_BOTNET_CC:6.0", "127.0.1.102-127.0.1.106=DBL_ABUSED:2.5"),
-            symbol="DBL_LISTED", score=3.0, blocked=("127.255.255.0/24",)),
-    )
-
-
-@dataclass(frozen=True)
-class ListFile:
-    """One named local list: `[[lists.file]]` (README, "Local lists")."""
-
-    name: str = ""  # how rules refer to it; symbols are LIST_<NAME> (upper-cased)
-    path: str = ""
-    use: Literal["block", "allow", "rules"] = "block"  # rules: only referred to by rules
-    score: float = 10.0  # block: added; allow: subtracted
-    reject: bool = False  # block: refuse at RCPT time (550 5.7.1) instead of only scoring
-    links: bool = False  # domain entries also match the domains of links in the message
-
-
-@dataclass(frozen=True)
-class ListsSettings:
-    check_seconds: float = 5.0  # how often list files are checked for changes (and on SIGHUP)
-    file: tuple[ListFile, ...] = ()
-
-
-@dataclass(frozen=True)
-class RulesSettings:
-    site_dir: str = "/etc/mailguard/rules.d"
-    budget_ms: int = 1000
-    check_seconds: float = 5.0  # how often rule files are checked for changes (and on SIGHUP)
-
-
-@dataclass(frozen=True)
 class PolicyGroup:
     """One per-recipient-domain policy: `[[policy.group]]` (README, "Per-domain policies")."""
 
@@ -226,44 +152,16 @@ class PolicySettings:
 
 
 @dataclass(frozen=True)
-class FaultSettings:
-    """Fault injection, for testing a deployment: never set in production."""
-
-    checks: tuple[str, ...] = ()  # "raise": a check that raises; "hang": one that never returns
-
-
-@dataclass(frozen=True)
-class BayesSettings:
-    """The naive Bayes content model (README, "Content model (Bayes)")."""
-
-    enabled: bool = True
-    budget_ms: int = 500
-    model_file: str = "bayes.model"  # relative to [store] state_dir
-    min_spam: int = 200  # no Bayes symbol until this many spam and ham were learnt
-    min_ham: int = 200
-    spam_probability: float = 0.9  # from here up BAYES_SPAM
-    ham_probability: float = 0.2  # from here down BAYES_HAM; between the two BAYES_UNSURE (score 0)
-    spam_score: float = 5.5  # BAYES_SPAM's score at full confidence (p = 1)
-    ham_score: float = -3.0  # BAYES_HAM's score at full confidence (p = 0)
-    autolearn: bool = False
-    autolearn_spam: float = 12.0  # learn as spam a verdict scoring this or more (Bayes symbols left out)
-    autolearn_ham: float = -1.0  # learn as ham a verdict scoring this or less (Bayes symbols left out)
-
-
-@dataclass(frozen=True)
 class Config:
+    """The settings of every section; the checks' sections ([auth], [bayes], ...) are added from
+    their specs just below (`_with_check_sections`)."""
+
     server: ServerSettings = field(default_factory=ServerSettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     actions: ActionSettings = field(default_factory=ActionSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
-    auth: AuthSettings = field(default_factory=AuthSettings)
-    dnsbl: DnsblSettings = field(default_factory=DnsblSettings)
-    lists: ListsSettings = field(default_factory=ListsSettings)
-    rules: RulesSettings = field(default_factory=RulesSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
-    faults: FaultSettings = field(default_factory=FaultSettings)
-    bayes: BayesSettings = field(default_factory=BayesSettings)
     milter: MilterSettings = field(default_factory=MilterSettings)
     source: str = "<defaults>"  # the file this came from
 
@@ -332,11 +230,22 @@ class Config:
         return dataclasses.replace(self, **{section: dataclasses.replace(current, **changes)})
 
 
+def _with_check_sections(base: type, specs: tuple[CheckSpec, ...]) -> type:
+    """`base` with one field per check section, its default the spec's settings dataclass."""
+    cls = dataclasses.make_dataclass(
+        base.__name__, [(s.section, s.settings, field(default_factory=s.settings)) for s in specs if s.section],
+        bases=(base,), frozen=True)
+    cls.__module__, cls.__qualname__, cls.__doc__ = base.__module__, base.__qualname__, base.__doc__
+    return cls
+
+
+Config = _with_check_sections(Config, SPECS)
 SECTIONS: dict[str, type] = {
     name: hint for name, hint in get_type_hints(Config).items() if name != "source"
 }
-PATH_KEYS = {("store", "state_dir"), ("rules", "site_dir"), ("server", "tls_cert"), ("server", "tls_key"),
-             ("lists.file", "path")}
+PATH_KEYS = {("store", "state_dir"), ("server", "tls_cert"), ("server", "tls_key")} | {
+    (f"{spec.section}.{table}" if table else spec.section, key)
+    for spec in SPECS for table, _, key in (path.rpartition(".") for path in spec.path_keys)}
 
 
 def _line_of(text: str, section: str, key: str | None) -> int | None:
@@ -388,12 +297,27 @@ def _check_type(value: Any, expected: Any) -> Any:
     raise TypeError(f"unsupported type {expected!r}")  # pragma: no cover - programming error
 
 
-def _validate(cfg: Config, where: str, text: str) -> None:
-    def fail(section: str, key: str, message: str) -> None:
-        line = _line_of(text, section, key)
-        loc = f"{where}:{line}" if line else where
-        raise ConfigError(f"{loc}: [{section}] {key}: {message}")
+@dataclass(frozen=True)
+class Fail:
+    """How validation reports a problem: a ConfigError naming file, line, section and key."""
 
+    where: str
+    text: str
+
+    def __call__(self, section: str, key: str, message: str) -> NoReturn:
+        raise ConfigError(f"{self._at(_line_of(self.text, section, key))}: [{section}] {key}: {message}")
+
+    def item(self, table: str, index: int, key: str, message: str) -> NoReturn:
+        """For a key of the index-th table of an array of tables (`[[dnsbl.zone]]`)."""
+        line = _line_of_item(self.text, table, index, key)
+        raise ConfigError(f"{self._at(line)}: [[{table}]] #{index + 1} {key}: {message}")
+
+    def _at(self, line: int | None) -> str:
+        return f"{self.where}:{line}" if line else self.where
+
+
+def _validate(cfg: Config, where: str, text: str) -> None:
+    fail = Fail(where, text)
     for section, key in (("server", "listen"), ("relay", "downstream"), ("milter", "listen")):
         value = getattr(getattr(cfg, section), key)
         if not value and section != "relay":  # an empty listen: that listener is off
@@ -422,7 +346,7 @@ def _validate(cfg: Config, where: str, text: str) -> None:
         ("server", "scan_timeout"), ("relay", "connect_timeout"), ("relay", "command_timeout"),
         ("server", "max_connections_per_ip"), ("server", "max_connections_per_net"),
         ("server", "junk_command_limit"), ("server", "max_bytes_in_flight"), ("store", "history_days"), ("dns", "timeout"),
-        ("dns", "max_in_flight"), ("auth", "budget_ms"), ("auth", "threads"),
+        ("dns", "max_in_flight"),
     ):
         if getattr(getattr(cfg, section), key) <= 0:
             fail(section, key, "must be greater than 0")
@@ -435,72 +359,33 @@ def _validate(cfg: Config, where: str, text: str) -> None:
         fail("server", "max_line_length", "must be at least 1000 (RFC 5321 §4.5.3.1.6)")
     if bool(cfg.server.tls_cert) != bool(cfg.server.tls_key):
         fail("server", "tls_cert", "tls_cert and tls_key go together")
-    if cfg.auth.authserv_id and not re.fullmatch(r"[A-Za-z0-9._-]+", cfg.auth.authserv_id):
-        fail("auth", "authserv_id", "a host name (letters, digits, '.', '-', '_')")
-    def fail_item(table: str, index: int, key: str, message: str) -> None:
-        line = _line_of_item(text, table, index, key)
-        loc = f"{where}:{line}" if line else where
-        raise ConfigError(f"{loc}: [[{table}]] #{index + 1} {key}: {message}")
-
-    from mailguard.dnsbl.codes import SYMBOL_NAME, parse_blocked, parse_code
-
-    for i, z in enumerate(cfg.dnsbl.zone):
-        if not re.fullmatch(r"(?=.{1,200}$)([A-Za-z0-9_-]{1,63}\.)+[A-Za-z0-9-]{1,63}\.?", z.zone):
-            fail_item("dnsbl.zone", i, "zone", f"{z.zone!r} is not a DNS zone name")
-        for code in z.codes:
-            try:
-                parse_code(code, z.bitmask)
-            except ValueError as exc:
-                fail_item("dnsbl.zone", i, "codes", str(exc))
-        for net in z.blocked:
-            try:
-                parse_blocked(net)
-            except ValueError as exc:
-                fail_item("dnsbl.zone", i, "blocked", str(exc))
-        if z.symbol and not SYMBOL_NAME.match(z.symbol):
-            fail_item("dnsbl.zone", i, "symbol", "upper-case letters, digits and '_'")
-    for section, key in (("dnsbl", "budget_ms"), ("dnsbl", "max_domains"), ("dnsbl", "failures_to_mark_down"),
-                         ("lists", "check_seconds")):
-        if getattr(getattr(cfg, section), key) <= 0:
-            fail(section, key, "must be greater than 0")
-    names: set[str] = set()
-    for i, lf in enumerate(cfg.lists.file):
-        if not re.fullmatch(r"[a-z0-9_]+", lf.name):
-            fail_item("lists.file", i, "name", f"{lf.name!r}: lower-case letters, digits and '_'")
-        if lf.name in names:
-            fail_item("lists.file", i, "name", f"{lf.name!r} is used twice")
-        names.add(lf.name)
-        if not lf.path:
-            fail_item("lists.file", i, "path", "a file is required")
+    for spec in SPECS:
+        if spec.section:
+            spec.validate(getattr(cfg, spec.section), fail)
+    names = {f.name for f in cfg.lists.file}  # what policy groups may name
     groups: dict[str, str] = {}  # domain → group
     for i, g in enumerate(cfg.policy.group):
         if not re.fullmatch(r"[a-z0-9_-]+", g.name):
-            fail_item("policy.group", i, "name", f"{g.name!r}: lower-case letters, digits, '_' and '-'")
+            fail.item("policy.group", i, "name", f"{g.name!r}: lower-case letters, digits, '_' and '-'")
         if any(other.name == g.name for other in cfg.policy.group[:i]):
-            fail_item("policy.group", i, "name", f"{g.name!r} is used twice")
+            fail.item("policy.group", i, "name", f"{g.name!r} is used twice")
         if not g.domains:
-            fail_item("policy.group", i, "domains", "at least one recipient domain")
+            fail.item("policy.group", i, "domains", "at least one recipient domain")
         for d in g.domains:
             key = d.strip().rstrip(".").lower()
             if not re.fullmatch(r"([a-z0-9_-]{1,63}\.)*[a-z0-9-]{1,63}", key):
-                fail_item("policy.group", i, "domains", f"{d!r} is not a domain name")
+                fail.item("policy.group", i, "domains", f"{d!r} is not a domain name")
             if key in groups:
-                fail_item("policy.group", i, "domains", f"{d!r} is already in group {groups[key]!r}")
+                fail.item("policy.group", i, "domains", f"{d!r} is already in group {groups[key]!r}")
             groups[key] = g.name
         for key in ("allow_lists", "block_lists"):
             for name in getattr(g, key):
                 if name not in names:
-                    fail_item("policy.group", i, key, f"unknown list {name!r} (not a [[lists.file]] name)")
+                    fail.item("policy.group", i, key, f"unknown list {name!r} (not a [[lists.file]] name)")
         t = g.thresholds(cfg.actions)
         if not t.add_header <= t.rewrite_subject <= t.quarantine <= t.reject:
-            fail_item("policy.group", i, "add_header", "thresholds (with those of [actions] it keeps) must "
+            fail.item("policy.group", i, "add_header", "thresholds (with those of [actions] it keeps) must "
                       "rise: add_header <= rewrite_subject <= quarantine <= reject")
-    if cfg.rules.check_seconds <= 0:
-        fail("rules", "check_seconds", "must be greater than 0")
-    for fault in cfg.faults.checks:
-        if fault not in ("raise", "hang"):
-            fail("faults", "checks", f"{fault!r}: expected \"raise\" or \"hang\"")
-    _validate_bayes(cfg.bayes, fail)
     from mailguard.store.backends import parse_url
 
     try:
@@ -509,24 +394,6 @@ def _validate(cfg: Config, where: str, text: str) -> None:
         fail("store", "url", str(exc))
     if cfg.server.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         fail("server", "log_level", "one of debug, info, warning, error")
-
-
-def _validate_bayes(b: BayesSettings, fail) -> None:
-    if b.budget_ms <= 0:
-        fail("bayes", "budget_ms", "must be greater than 0")
-    for key in ("min_spam", "min_ham"):
-        if getattr(b, key) < 0:
-            fail("bayes", key, "must be 0 or more")
-    if not 0.0 <= b.ham_probability < b.spam_probability <= 1.0:
-        fail("bayes", "spam_probability", "0 <= ham_probability < spam_probability <= 1")
-    if b.spam_score < 0:
-        fail("bayes", "spam_score", "must be 0 or more")
-    if b.ham_score > 0:
-        fail("bayes", "ham_score", "must be 0 or less")
-    if b.autolearn_ham >= b.autolearn_spam:
-        fail("bayes", "autolearn_ham", "must be below autolearn_spam")
-    if not b.model_file.strip():
-        fail("bayes", "model_file", "a file name is required")
 
 
 def _line_of_item(text: str, table: str, index: int, key: str | None) -> int | None:
@@ -645,3 +512,4 @@ def _as_toml(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_as_toml(v) for v in value]
     return value
+

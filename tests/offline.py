@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from mailguard.bayes.spec import BayesSettings
 from mailguard.checks.registry import CheckServices, build_pipeline
-from mailguard.config import BayesSettings, Config, StoreSettings
+from mailguard.config import Config, StoreSettings
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import Pipeline
 from test_bayes_train import saved_model

@@ -4,9 +4,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from mailguard.config import Config, RulesSettings
+from mailguard.config import Config
 from mailguard.rules.book import load_context
 from mailguard.rules.ruleset import RuleSet
+from mailguard.rules.spec import RulesSettings
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import Check, Pipeline
 from mailguard.scan.verdict import Symbol
@@ -47,8 +48,8 @@ def emitting(*symbols: Symbol) -> Check:
 
 def scan(rules: RuleSet, raw: bytes, *checks: Check, facts: MessageFacts = FACTS, lists=None):
     """The verdict of the rules (and `checks`) on one message, as the pipeline gives it."""
-    from mailguard.lists import LocalLists
-    from mailguard.config import ListsSettings
+    from mailguard.lists.registry import LocalLists
+    from mailguard.lists.spec import ListsSettings
     from mailguard.rules.check import RulesCheck
 
     class Book:  # a RuleBook that never reloads

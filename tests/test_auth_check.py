@@ -10,7 +10,8 @@ import pytest
 
 from dkimtools import DkimKey, arc_seal, message, rsa_key, sign
 from mailguard.auth.check import AuthCheck
-from mailguard.config import AuthSettings, DnsSettings
+from mailguard.auth.spec import AuthSettings
+from mailguard.config import DnsSettings
 from mailguard.dnsresolver import Resolver
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import CheckOutput, ScanContext

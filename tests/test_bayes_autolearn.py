@@ -6,7 +6,8 @@ import asyncio
 from mailguard.bayes import persist
 from mailguard.bayes.autolearn import AutoLearner, autolearn_label
 from mailguard.bayes.holder import ModelHolder
-from mailguard.config import ActionSettings, BayesSettings
+from mailguard.bayes.spec import BayesSettings
+from mailguard.config import ActionSettings
 from mailguard.scan.verdict import Action, Symbol, decide
 from mailguard.store.backends import DB_NAME
 from mailguard.store.sqlite import SqliteStore

@@ -14,8 +14,9 @@ from mailguard.bayes.check import BayesCheck
 from mailguard.bayes.digest import message_digest
 from mailguard.bayes.holder import ModelHolder
 from mailguard.bayes.model import BayesModel
+from mailguard.bayes.spec import BayesSettings
 from mailguard.bayes.train import Learner
-from mailguard.config import BayesSettings, Config
+from mailguard.config import Config
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import ScanContext
 from mailguard.store.backends import DB_NAME

@@ -32,6 +32,14 @@ def test_file_holds_only_what_it_changes(tmp_path):
     ('[server]\nlisten = "127.0.0.1"\n', "m.toml:2: [server] listen: '127.0.0.1': a port is required"),
     ('[server\nlisten = 1\n', "m.toml:1: TOML syntax error"),
     ('[actions]\nadd_header = 20.0\n', "[actions] add_header: thresholds must rise"),
+    # check sections: declared and validated by each check's spec
+    ('[auth]\nenabled = true\nthreads = 0\n', "m.toml:3: [auth] threads: must be greater than 0"),
+    ('[auth]\nbogus = 1\n', "m.toml:2: [auth] bogus: unknown key"),
+    ('[bayes]\nham_score = 1.0\n', "m.toml:2: [bayes] ham_score: must be 0 or less"),
+    ('[faults]\nchecks = ["explode"]\n', "m.toml:2: [faults] checks: 'explode': expected"),
+    ('[[dnsbl.zone]]\nzone = "bl.example"\ncodes = ["127.0.0.2=bad:1"]\n',
+     "m.toml:3: [[dnsbl.zone]] #1 codes: '127.0.0.2=bad:1': symbol 'bad' must be upper-case"),
+    ('[lists]\n\n[[lists.file]]\nname = "Bad"\npath = "x"\n', "m.toml:4: [[lists.file]] #1 name: 'Bad'"),
 ])
 def test_errors_name_file_key_and_line(tmp_path, text, expected):
     path = tmp_path / "m.toml"

@@ -9,8 +9,9 @@ import uuid
 
 import pytest
 
-from mailguard.config import DnsblSettings, DnsblZone, DnsSettings
+from mailguard.config import DnsSettings
 from mailguard.dnsbl.check import DnsblCheck
+from mailguard.dnsbl.spec import DnsblSettings, DnsblZone
 from mailguard.dnsbl.targets import ip_query
 from mailguard.dnsbl.zones import Zone, ZoneHealth
 from mailguard.dnsresolver import Resolver

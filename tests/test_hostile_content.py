@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from mailguard.config import Config, ListFile, ListsSettings
+from mailguard.config import Config
+from mailguard.lists.spec import ListFile, ListsSettings
 from mailguard.scan.verdict import Action
 from offline import FACTS, broken_symbols, offline_config, offline_pipeline
 from realservers import CORPORA

@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from mailguard.config import ListFile, ListsSettings
-from mailguard.lists import ListError, LocalLists
+from mailguard.lists.registry import ListError, LocalLists
 from mailguard.lists.contents import parse
+from mailguard.lists.spec import ListFile, ListsSettings
 from realdns import txt
 from realservers import TEST_DOMAIN, wait_for
 

@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from mailguard.config import Config, ListFile, ListsSettings
+from mailguard.config import Config
+from mailguard.lists.spec import ListFile, ListsSettings
 from mailguard.rules.model import RulesError
 from realservers import VENV_BIN
 from rulestools import load, write_rules

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import unicodedata
 
-from mailguard.config import ListFile, ListsSettings
-from mailguard.lists import LocalLists
+from mailguard.lists.registry import LocalLists
+from mailguard.lists.spec import ListFile, ListsSettings
 from mailguard.scan.verdict import Action, Symbol
 from rulestools import emitting, load, scan, site_config, write_rules
 

@@ -17,9 +17,9 @@ from mailguard.auth.arc import verify_arc
 from mailguard.auth.dkim import verify_dkim
 from mailguard.auth.header import authentication_results
 from mailguard.auth.results import ArcResult, AuthOutcome, DkimSignature, DmarcResult, SpfResult
+from mailguard.auth.spec import AuthSettings
 from mailguard.auth.spf import SpfChecker
 from mailguard.auth.symbols import arc_symbols, dkim_symbols, dmarc_symbols, spf_symbols
-from mailguard.config import AuthSettings
 from mailguard.dnsresolver import Resolver
 from mailguard.scan.pipeline import CheckOutput, ScanContext
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from mailguard.bayes.holder import ModelHolder
 from mailguard.bayes.writelock import WriteLock
-from mailguard.config import BayesSettings
+from mailguard.bayes.spec import BayesSettings
 from mailguard.scan.verdict import Verdict
 from mailguard.store.learned import LearnedPort
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from mailguard.bayes.holder import ModelHolder
 from mailguard.bayes.tokenizer import tokens
-from mailguard.config import BayesSettings
+from mailguard.bayes.spec import DESCRIPTIONS, BayesSettings
 from mailguard.scan.pipeline import ScanContext
 from mailguard.scan.verdict import Symbol
 
@@ -28,12 +28,12 @@ def symbol_for(score: Score, settings: BayesSettings) -> Symbol:
     if p >= settings.spam_probability:
         confidence = (p - settings.spam_probability) / max(1e-9, 1.0 - settings.spam_probability)
         return Symbol("BAYES_SPAM", round(settings.spam_score * _clip(confidence), 2), detail,
-                      description="content model: spam")
+                      description=DESCRIPTIONS["BAYES_SPAM"])
     if p <= settings.ham_probability:
         confidence = (settings.ham_probability - p) / max(1e-9, settings.ham_probability)
         return Symbol("BAYES_HAM", round(settings.ham_score * _clip(confidence), 2), detail,
-                      description="content model: ham")
-    return Symbol("BAYES_UNSURE", 0.0, detail, description="content model: unsure")
+                      description=DESCRIPTIONS["BAYES_HAM"])
+    return Symbol("BAYES_UNSURE", 0.0, detail, description=DESCRIPTIONS["BAYES_UNSURE"])
 
 
 def _clip(confidence: float) -> float:

@@ -1,1 +1,2 @@
-"""The checks of the scan pipeline, each an async function over a ScanContext."""
+"""The checks: what each declares (spec.py), the one list of them (specs.py), the symbols they
+declare (symbols.py), and the pipeline built from them (registry.py)."""

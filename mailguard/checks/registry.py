@@ -1,17 +1,17 @@
-"""The one list of checks, and the pipeline built from a config."""
+"""The pipeline built from a config: the checks of every spec (mailguard/checks/specs.py), over
+the services they share."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from mailguard.bayes.holder import ModelHolder
-from mailguard.checks.faults import FAULTS
-from mailguard.checks.gtube import check_gtube
-from mailguard.checks.mime import check_mime
-from mailguard.config import Config, DnsblSettings, DnsSettings
+from mailguard.checks.specs import SPECS
+from mailguard.config import Config, DnsSettings
+from mailguard.dnsbl.spec import DnsblSettings
 from mailguard.dnsbl.zones import ZoneHealth
 from mailguard.dnsresolver import Resolver
-from mailguard.lists import LocalLists
+from mailguard.lists.registry import LocalLists
 from mailguard.rules.book import RuleBook
 from mailguard.scan.pipeline import Check, Pipeline
 
@@ -59,76 +59,16 @@ def _bayes_holder(config: Config, previous: ModelHolder | None) -> ModelHolder |
     return ModelHolder.load(config.bayes_model_path, previous)
 
 
-def _bayes_checks(config: Config, services: CheckServices) -> list[Check]:
-    if services.bayes is None:
-        return []
-    from mailguard.bayes.check import BayesCheck
-
-    bayes = BayesCheck(config.bayes, services.bayes)
-    return [Check("BAYES", bayes, budget=bayes.budget)]
-
-
-def _network_checks(config: Config, services: CheckServices) -> list[Check]:
-    checks = []
-    if config.auth.enabled:
-        from mailguard.auth.check import AuthCheck
-
-        auth = AuthCheck(config.auth, config.authserv_id, services.resolver, services.executor)
-        checks.append(Check("AUTH", auth, budget=auth.budget + 0.5))  # the check keeps inside its own budget
-    if config.dnsbl.enabled and config.dnsbl.zone:
-        from mailguard.dnsbl.check import DnsblCheck
-        from mailguard.dnsbl.zones import Zone
-
-        dnsbl = DnsblCheck(config.dnsbl, tuple(Zone.compile(z) for z in config.dnsbl.zone), services.resolver,
-                           services.zone_health, config.trusted_networks)
-        checks.append(Check("DNSBL", dnsbl, budget=dnsbl.budget + 0.5))
-    return checks
-
-
-def _list_checks(config: Config, services: CheckServices, offline: bool) -> list[Check]:
-    per_group = {g.name: tuple([(n, "allow") for n in g.allow_lists] + [(n, "block") for n in g.block_lists])
-                 for g in config.policy.group if g.allow_lists or g.block_lists}
-    if not any(f.use != "rules" for f in config.lists.file) and not per_group:
-        return []
-    from mailguard.lists.check import ListsCheck
-
-    # The DATA one waits for AUTH's results (allow entries need an authenticated sender).
-    waits = config.auth.budget_ms / 1000 + 0.5 if config.auth.enabled and not offline else 0.0
-    return [Check("LISTS_EARLY", ListsCheck(services.lists, "mail"), budget=1.0, phase="mail"),
-            Check("LISTS", ListsCheck(services.lists, "data", per_group), budget=waits + 1.0)]
-
-
-def _rules_checks(config: Config, services: CheckServices) -> list[Check]:
-    if services.rules is None:
-        return []
-    from mailguard.rules.check import RulesCheck
-
-    budget = config.rules.budget_ms / 1000
-    return [Check("RULES_EARLY", RulesCheck(services.rules, services.lists, envelope_only=True), budget, "rcpt"),
-            Check("RULES", RulesCheck(services.rules, services.lists), budget)]
-
-
 def build_checks(config: Config, offline: bool = False, services: CheckServices | None = None) -> tuple[Check, ...]:
     """The checks in force; `offline` leaves out those that need the network."""
-    checks = [
-        Check("GTUBE", check_gtube, budget=1.0),
-        Check("MIME", check_mime, budget=2.0),
-    ]
     services = services or CheckServices.for_config(config)
-    checks += _list_checks(config, services, offline)
-    checks += _rules_checks(config, services)
-    checks += _bayes_checks(config, services)  # needs no network: offline too
-    if not offline:
-        checks += _network_checks(config, services)
-    checks += [Check(f"FAULT_{kind.upper()}", FAULTS[kind], budget=config.server.scan_timeout)
-               for kind in config.faults.checks]
-    return tuple(checks)
+    return tuple(check for spec in SPECS if not (offline and spec.network)
+                 for check in spec.build(config, services, offline))
 
 
-def offline_skipped(config: Config) -> tuple[str, ...]:
-    """Names of the checks `scan --offline` leaves out."""
-    return tuple(name for name, on in (("AUTH", config.auth.enabled),
-                                       ("DNSBL", config.dnsbl.enabled and bool(config.dnsbl.zone))) if on)
+def offline_skipped(config: Config, services: CheckServices) -> tuple[str, ...]:
+    """Names of the checks `scan --offline` leaves out: those needing the network that are on."""
+    return tuple(spec.name for spec in SPECS if spec.network and spec.build(config, services, False))
 
 
 def build_pipeline(config: Config, offline: bool = False, services: CheckServices | None = None) -> Pipeline:

@@ -1,32 +1,44 @@
-"""Every symbol the built-in checks can emit: rules may not take these names (CONTRACTS.md,
-"Reserved symbols"), and meta rules and `[scores]` may refer to them."""
+"""Every symbol the checks can emit, from their specs: the names rules may not take
+(CONTRACTS.md, "Reserved symbols"), those meta rules and `[scores]` may refer to, and what
+`mailguard symbols` lists."""
 from __future__ import annotations
 
-from mailguard.config import Config
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-# Families named by a prefix: the check adds the rest (CHECK_TIMEOUT_DNSBL, MIME_BAD_BASE64,
-# LIST_<NAME>). BAYES_ is kept for the Bayes check's symbols.
-RESERVED_PREFIXES = ("CHECK_ERROR_", "CHECK_TIMEOUT_", "MIME_", "BAYES_", "LIST_")
-# Families whose every member cannot be listed here (any check's timeout, the Bayes check's
-# symbols): a meta rule or [scores] may name any member. MIME_* and LIST_* names are exact.
-OPEN_FAMILIES = ("CHECK_ERROR_", "CHECK_TIMEOUT_", "BAYES_")
+from mailguard.checks.spec import SymbolFamily, SymbolSpec
+from mailguard.checks.specs import SPECS
+
+if TYPE_CHECKING:
+    from mailguard.config import Config
+
+# The pipeline's own, for every check (CHECK_TIMEOUT_DNSBL): what went wrong, by the check's name.
+PIPELINE_FAMILIES = (
+    SymbolFamily("CHECK_ERROR_", "raised an error", open=True),
+    SymbolFamily("CHECK_TIMEOUT_", "ran out of its budget", open=True),
+)
+FAMILIES = PIPELINE_FAMILIES + tuple(family for spec in SPECS for family in spec.families)
+RESERVED_PREFIXES = tuple(family.prefix for family in FAMILIES)
+OPEN_FAMILIES = tuple(family.prefix for family in FAMILIES if family.open)
+
+
+@dataclass(frozen=True)
+class Declared:
+    check: str  # the spec's name
+    symbol: SymbolSpec
+
+
+def declared_symbols(config: Config) -> tuple[Declared, ...]:
+    """Every symbol a check can emit with `config`, once each (the first spec naming it)."""
+    found: dict[str, Declared] = {}
+    for spec in SPECS:
+        pipeline = (SymbolSpec(f"{family.prefix}{stage.name}", 0.0, f"the {stage.name} check {family.description}")
+                    for stage in spec.stages for family in PIPELINE_FAMILIES)
+        for symbol in (*spec.all_symbols(config), *pipeline):
+            found.setdefault(symbol.name, Declared(spec.name, symbol))
+    return tuple(found.values())
 
 
 def builtin_symbols(config: Config) -> frozenset[str]:
-    from mailguard.auth.symbols import BUILTIN_SYMBOLS as AUTH
-    from mailguard.dnsbl.check import DESCRIPTIONS as RBL
-    from mailguard.dnsbl.codes import parse_code
-    from mailguard.scan.problems import PROBLEM_CODES
-
-    names = {"GTUBE", *AUTH, *RBL, *PROBLEM_CODES}
-    for zone in config.dnsbl.zone:
-        if zone.symbol:
-            names.add(zone.symbol)
-        for code in zone.codes:
-            try:
-                names.add(parse_code(code, zone.bitmask).symbol)
-            except ValueError:
-                pass  # the config's own validation reports it
-    names.update(f"LIST_{f.name.upper()}" for f in config.lists.file)
-    return frozenset(names)
-
+    """The exact names rules may not take; an open family's members are all taken by its prefix."""
+    return frozenset(d.symbol.name for d in declared_symbols(config) if not d.symbol.name.startswith(OPEN_FAMILIES))

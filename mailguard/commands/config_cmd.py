@@ -9,7 +9,7 @@ from mailguard.config import Config, ConfigError
 
 
 def check(cfg: Config) -> int:
-    from mailguard.lists import LocalLists
+    from mailguard.lists.registry import LocalLists
     from mailguard.rules.book import load_context, rule_layers
     from mailguard.rules.model import RulesError
     from mailguard.rules.ruleset import RuleSet

@@ -66,7 +66,7 @@ async def scan_one(services: ScanServices, client: ClientFacts, mail_from: str, 
 def run(args: argparse.Namespace, cfg: Config) -> int:
     services = CheckServices.for_config(cfg)  # offline too: the local lists live there
     pipeline = build_pipeline(cfg, offline=args.offline, services=services)
-    skipped = offline_skipped(cfg) if args.offline else ()
+    skipped = offline_skipped(cfg, services) if args.offline else ()
     if skipped:
         print(f"offline: skipped {', '.join(skipped)}", file=sys.stderr)
     client = ClientFacts(ip=args.client_ip, helo=args.helo)

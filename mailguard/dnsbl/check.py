@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from mailguard.config import DnsblSettings
+from mailguard.dnsbl.spec import SYMBOLS, DnsblSettings
 from mailguard.dnsbl.targets import domain_query, first_untrusted_hop, ip_query, lookupable_ip
 from mailguard.dnsbl.zones import Zone, ZoneHealth
 from mailguard.dnsresolver import DnsTempError, Resolver
@@ -22,11 +22,7 @@ from mailguard.scan.verdict import Symbol
 
 log = logging.getLogger("mailguard.dnsbl")
 
-DESCRIPTIONS = {
-    "RBL_BLOCKED": "a blocklist refused the query (public resolver or over quota): not a hit",
-    "RBL_TEMPERROR": "a blocklist lookup failed or ran out of time",
-    "RBL_ZONE_DOWN": "a blocklist that failed repeatedly is resting",
-}
+_DESCRIPTIONS = {s.name: s.description for s in SYMBOLS}  # of the symbols that are not hits
 _WAIT_SHARE = 0.9  # of the budget spent waiting for answers; the rest is for building symbols
 
 
@@ -57,7 +53,7 @@ class DnsblCheck:
         def add(name: str, score: float, detail: str) -> None:
             prior = symbols.get(name)
             if prior is None:
-                symbols[name] = Symbol(name, score, detail, None, DESCRIPTIONS.get(name, ""))
+                symbols[name] = Symbol(name, score, detail, None, _DESCRIPTIONS.get(name, ""))
             elif detail not in prior.detail.split("; "):
                 symbols[name] = Symbol(name, prior.score, f"{prior.detail}; {detail}", None, prior.description)
 

@@ -5,8 +5,8 @@ import ipaddress
 import time
 from dataclasses import dataclass, field
 
-from mailguard.config import DnsblSettings, DnsblZone
 from mailguard.dnsbl.codes import AnswerMeaning, CodeRule, meaning, parse_blocked, parse_code
+from mailguard.dnsbl.spec import DnsblSettings, DnsblZone
 
 
 @dataclass(frozen=True)

@@ -90,8 +90,6 @@ class ListsCheck:
 
     @staticmethod
     def _symbol(lst: LocalList, detail: str) -> Symbol:
-        spec = lst.spec
-        if spec.use == "allow":
-            return Symbol(lst.symbol, -abs(spec.score), detail, None, f"on the allow list {spec.name}")
-        force = Action.REJECT if spec.reject else None
-        return Symbol(lst.symbol, abs(spec.score), detail, force, f"on the block list {spec.name}")
+        declared = lst.spec.symbol
+        force = Action.REJECT if lst.spec.use == "block" and lst.spec.reject else None
+        return Symbol(declared.name, declared.score, detail, force, declared.description)

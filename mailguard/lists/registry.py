@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from mailguard.config import ConfigError, ListFile, ListsSettings
+from mailguard.config import ConfigError
 from mailguard.lists.contents import ListContents, parse
+from mailguard.lists.spec import ListFile, ListsSettings
 from mailguard.watch import FileStamp, ReloadPacer, file_stamp
 
 log = logging.getLogger("mailguard.lists")
@@ -29,10 +30,6 @@ class LocalList:
     @property
     def name(self) -> str:
         return self.spec.name
-
-    @property
-    def symbol(self) -> str:
-        return f"LIST_{self.spec.name.upper()}"
 
 
 def read_list(spec: ListFile) -> LocalList:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailguard.lists import LocalLists
+from mailguard.lists.registry import LocalLists
 from mailguard.rules.book import RuleBook
 from mailguard.scan.pipeline import ScanContext
 from mailguard.scan.verdict import Symbol

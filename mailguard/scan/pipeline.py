@@ -14,11 +14,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from mailguard.config import ActionSettings
 from mailguard.scan.facts import MessageFacts
 from mailguard.scan.verdict import Action, Symbol, Verdict, decide
+
+if TYPE_CHECKING:  # config.py imports the checks, which import this module
+    from mailguard.config import ActionSettings
 
 log = logging.getLogger("mailguard.pipeline")
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from mailguard.config import ActionSettings
+if TYPE_CHECKING:  # config.py imports the checks, which import this module
+    from mailguard.config import ActionSettings
 
 
 class Action(str, enum.Enum):
