@@ -67,11 +67,11 @@ def test_an_unknown_scheme_is_refused_at_load_naming_the_key_and_line(tmp_path):
 
 
 @pytest.mark.parametrize("url, problem", [
-    ("/var/lib/mailguard/mailguard.sqlite3", "expected a URL"),
-    ("sqlite://host/var/x.sqlite3", "absolute path"),
+    ("/nonexistent/mg/mailguard.sqlite3", "expected a URL"),
+    ("sqlite://host/nonexistent/x.sqlite3", "absolute path"),
     ("sqlite:relative.sqlite3", "absolute path"),
-    ("sqlite:///var/lib/mailguard/", "absolute path"),
-    ("sqlite:///var/x.sqlite3?mode=ro", "absolute path"),
+    ("sqlite:///nonexistent/mg/", "absolute path"),
+    ("sqlite:///nonexistent/x.sqlite3?mode=ro", "absolute path"),
 ])
 def test_urls_no_backend_takes_are_refused(url, problem):
     with pytest.raises(ConfigError, match=rf"<config>:2: \[store\] url: .*{problem}"):

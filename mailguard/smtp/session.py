@@ -34,9 +34,6 @@ COMMAND_LINE_LIMIT = 2048  # RFC 5321 §4.5.3.1.4 gives 512, extensions (DSN ORC
 MAIL_PARAMS = frozenset({"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID"})
 RCPT_PARAMS = frozenset({"NOTIFY", "ORCPT"})
 XFORWARD_ATTRS = frozenset({"NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"})
-# Commands that move no mail, counted against [server] junk_command_limit (Postfix counts
-# NOOP, VRFY, ETRN and RSET; HELP too here, since we have no use for it either).
-JUNK_COMMANDS = frozenset({"NOOP", "RSET", "VRFY", "HELP", "ETRN", "EXPN"})
 _CONTROL = frozenset(chr(c) for c in range(32)) | {"\x7f"}
 
 
@@ -166,7 +163,8 @@ class ProxySession(SMTP):
             self._timeout_handle.cancel()
 
     async def _junk_command(self) -> bool:
-        """Count a command that moves no mail; past the limit the session ends (True)."""
+        """Count a command that moves no mail (NOOP, RSET, VRFY, EXPN, HELP: Postfix counts NOOP,
+        VRFY, ETRN and RSET; ETRN is unknown here); past the limit the session ends (True)."""
         self._junk += 1
         if self._junk <= self.runtime.config.server.junk_command_limit:
             return False
