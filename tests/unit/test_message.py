@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import random
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,7 @@ from mailguard.scan import message as message_module
 from mailguard.scan.encoded_words import decode_header_value
 from mailguard.scan.links import Link, parse_ipv4, public_suffix_list
 from mailguard.scan.message import ParsedMessage, Part
-
-CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
+from realservers import CORPORA
 
 
 def parse(raw: bytes | str) -> ParsedMessage:

@@ -2,16 +2,15 @@
 benchmarks/bayes_accuracy on the whole split)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from mailguard.bayes.model import BayesModel, Hasher
 from mailguard.bayes.tokenizer import tokens
 from mailguard.scan.message import ParsedMessage
+from realservers import CORPORA
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "spamassassin"
+CORPUS = CORPORA / "spamassassin"
 
 
 def sample(folder: str, n: int) -> list[np.ndarray]:
