@@ -11,7 +11,7 @@ from mailguard.checks.registry import CheckServices, build_pipeline
 from mailguard.config import Config, StoreSettings
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import Pipeline
-from test_bayes_train import saved_model
+from bayestools import saved_model
 
 FACTS = MessageFacts(ClientFacts(ip="192.0.2.5", helo="x"), "a@sender.example", ("u@test.example",), "Q")
 BROKEN = ("CHECK_ERROR_", "CHECK_TIMEOUT_")  # symbols no hostile message may cause

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from mailguard.auth.results import DkimSignature, DmarcResult, SpfResult
 from mailguard.dnsresolver import DnsTempError, Resolver
 from mailguard.scan.addresses import AddressField
-from mailguard.scan.links import public_suffix_list
+from mailguard import domains
 
 POLICIES = ("none", "quarantine", "reject")
 _WEAKER = {"reject": "quarantine", "quarantine": "none", "none": "none"}
@@ -56,20 +56,12 @@ def parse_record(text: str) -> DmarcRecord:
                        aspf="s" if tags.get("aspf", "r").lower() == "s" else "r", text=text)
 
 
-def organizational_domain(domain: str) -> str:
-    """RFC 7489 §3.2, by the Public Suffix List; a public suffix itself is its own."""
-    domain = domain.lower().rstrip(".")
-    try:
-        return public_suffix_list().privatesuffix(domain) or domain
-    except Exception:
-        return domain
-
-
 def aligned(identifier: str, from_domain: str, mode: str) -> bool:
     identifier, from_domain = identifier.lower().rstrip("."), from_domain.lower().rstrip(".")
     if mode == "s":
         return identifier == from_domain
-    return organizational_domain(identifier) == organizational_domain(from_domain)
+    org = domains.organizational(identifier)
+    return bool(org) and org == domains.organizational(from_domain)
 
 
 def from_domain_of(from_fields: Sequence[AddressField]) -> tuple[str, str]:
@@ -108,7 +100,7 @@ async def evaluate(from_fields: Sequence[AddressField], spf: SpfResult | None, d
     from_domain, problem = from_domain_of(from_fields)
     if not from_domain:
         return DmarcResult("permerror", reason=problem)
-    org = organizational_domain(from_domain)
+    org = domains.organizational(from_domain) or from_domain
     try:
         record, why = await _fetch_record(resolver, from_domain)
         policy_domain = from_domain

@@ -30,7 +30,7 @@ def verdict_json(label: str, verdict: Verdict) -> str:
 
 def verdict_text(label: str, verdict: Verdict, seconds: float) -> str:
     lines = [f"Results for file: {label} ({seconds:.5f} seconds)",
-             f"Action: {verdict.action.value}" + (f" (forced)" if verdict.forced else ""),
+             f"Action: {verdict.action.value}" + (" (forced)" if verdict.forced else ""),
              f"Spam: {'true' if verdict.is_spam else 'false'}",
              f"Score: {verdict.score:.2f} / {verdict.required:.2f}"]
     for s in sorted(verdict.symbols, key=lambda s: (-abs(s.score), s.name)):

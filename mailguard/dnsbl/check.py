@@ -15,8 +15,7 @@ from mailguard.dnsbl.spec import SYMBOLS, DnsblSettings
 from mailguard.dnsbl.targets import domain_query, first_untrusted_hop, ip_query, lookupable_ip
 from mailguard.dnsbl.zones import Zone, ZoneHealth
 from mailguard.dnsresolver import DnsTempError, Resolver
-from mailguard.lists.contents import normalize_domain
-from mailguard.scan.links import registered_domain
+from mailguard import domains
 from mailguard.scan.pipeline import ScanContext
 from mailguard.scan.verdict import Symbol
 
@@ -105,21 +104,21 @@ class DnsblCheck:
             hop = lookupable_ip(first_untrusted_hop(ctx.message.headers_named("received"), self.trusted))
             if hop is not None:
                 ips.setdefault(str(hop), "hop")
-        domains: list[str] = []
+        wanted_domains: list[str] = []
         wanted = self.settings.max_domains
         if any(z.kind == "domain" for z in self.zones):
             if self.settings.sender_domains:
                 for header in ("from", "reply-to"):
                     for address in (a.address for a in ctx.message.addresses(header)):
-                        host = normalize_domain(address.rpartition("@")[2]) if "@" in address else ""
-                        domain = registered_domain(host) if host else None
-                        if domain and domain not in domains:
-                            domains.append(domain)
+                        host = domains.of_address(address)
+                        domain = domains.registered(host) if host else None
+                        if domain and domain not in wanted_domains:
+                            wanted_domains.append(domain)
             for domain in ctx.message.domains:
-                if len(domains) >= wanted:
+                if len(wanted_domains) >= wanted:
                     break
-                if domain not in domains:
-                    domains.append(domain)
+                if domain not in wanted_domains:
+                    wanted_domains.append(domain)
         link_ips = 0
         for link in ctx.message.links:
             if link_ips >= wanted:
@@ -138,7 +137,7 @@ class DnsblCheck:
                 for text, what in ips.items():
                     queries.append(_Query(zone, ip_query(lookupable_ip(text), zone.name), f"{what}={text}"))
             else:
-                for domain in domains[:wanted]:
+                for domain in wanted_domains[:wanted]:
                     name = domain_query(domain, zone.name)
                     if name:
                         queries.append(_Query(zone, name, f"domain={domain}"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from mailguard.lists.contents import normalize_domain
+from mailguard import domains
 
 NEVER_LOOKED_UP = tuple(ipaddress.ip_network(n) for n in (
     "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10",
@@ -40,7 +40,7 @@ def ip_query(address: ipaddress.IPv4Address | ipaddress.IPv6Address, zone: str) 
 
 
 def domain_query(domain: str, zone: str) -> str | None:
-    name = normalize_domain(domain)
+    name = domains.normalize(domain)
     return f"{name}.{zone}" if name and len(name) + len(zone) < 250 else None
 
 

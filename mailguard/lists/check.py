@@ -15,16 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mailguard.auth.results import AuthOutcome
-from mailguard.lists.contents import normalize_domain
 from mailguard.lists.registry import LocalList, LocalLists
-from mailguard.scan.links import registered_domain
+from mailguard import domains
 from mailguard.scan.pipeline import ScanContext
 from mailguard.scan.verdict import Action, Symbol
-
-
-def _org(domain: str) -> str:
-    name = normalize_domain(domain)
-    return (registered_domain(name) or name) if name else ""
 
 
 @dataclass
@@ -51,7 +45,7 @@ class ListsCheck:
         needs_auth = any(lst.spec.use == "allow" for lst in (*active, *group))
         auth_output = await ctx.output_of("AUTH") if needs_auth else None
         outcome = auth_output.details if auth_output and isinstance(auth_output.details, AuthOutcome) else None
-        proven = {_org(d) for d in outcome.authenticated_domains()} if outcome else set()
+        proven = {domains.organizational(d) for d in outcome.authenticated_domains()} - {""} if outcome else set()
         return ([s for lst in active for s in self._content(lst, ctx, proven)]
                 + [s for lst in group for s in (*self._envelope(lst, ctx), *self._content(lst, ctx, proven))])
 
@@ -79,7 +73,7 @@ class ListsCheck:
             candidates = [("sender", ctx.facts.mail_from), *(("From", a) for a in addresses)]
             hits = [f"{what} {address} matches {hit} (authenticated)" for what, address in candidates
                     if address and (hit := c.match_address(address))
-                    and _org(address.rpartition("@")[2]) in proven]
+                    and domains.of_address(address) and domains.organizational(domains.of_address(address)) in proven]
             return [self._symbol(lst, "; ".join(dict.fromkeys(hits)))] if hits else []
         hits = [f"From {a} matches {hit}" for a in addresses if (hit := c.match_address(a))]
         if lst.spec.links:

@@ -10,11 +10,11 @@ reported with its line number and skipped: one typo must not drop a list of 10,0
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass, field
 
+from mailguard import domains
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class ListContents:
 
     def match_domain(self, domain: str | None) -> str | None:
         """The listed domain that is `domain` or one of its parents, or None."""
-        name = normalize_domain(domain or "")
+        name = domains.normalize(domain or "")
         if not name:
             return None
         labels = name.split(".")
@@ -72,26 +72,11 @@ class ListContents:
         if not address or "@" not in address:
             return None
         local, _, domain = address.rpartition("@")
-        domain = normalize_domain(domain)
+        domain = domains.normalize(domain)
         exact = f"{local.lower()}@{domain}"
         if exact in self.addresses:
             return exact
         return self.match_domain(domain)
-
-
-def normalize_domain(text: str) -> str:
-    """Lower-case ASCII (IDN as punycode), no trailing dot; "" when not a domain name."""
-    name = text.strip().rstrip(".").lower()
-    if not name:
-        return ""
-    try:
-        name = name.encode("idna").decode("ascii") if not name.isascii() else name
-    except UnicodeError:
-        return ""
-    labels = name.split(".")
-    if len(name) > 253 or not all(_LABEL.match(label) for label in labels):
-        return ""
-    return name
 
 
 def parse(text: str) -> ListContents:
@@ -114,13 +99,13 @@ def parse(text: str) -> ListContents:
             continue
         if "@" in entry and not entry.startswith("@"):
             local, _, domain = entry.rpartition("@")
-            name = normalize_domain(domain)
+            name = domains.normalize(domain)
             if local and name:
                 addresses.add(f"{local.lower()}@{name}")
                 continue
             problems.append(LineProblem(number, raw_line.strip(), "not a valid address"))
             continue
-        name = normalize_domain(entry.lstrip("@").removeprefix("*.").lstrip("."))
+        name = domains.normalize(entry.lstrip("@").removeprefix("*.").lstrip("."))
         if name and "." in name:
             domains.add(name)
         else:

@@ -6,18 +6,13 @@ from collections.abc import Callable
 
 import re2
 
-from mailguard.scan.links import registered_domain
+from mailguard import domains
 from mailguard.scan.message import ParsedMessage
 
 # RE2 here too: anchor texts and display names are the sender's.
 _HOST_IN_TEXT = re2.compile(r"(?i)^(?:https?://)?((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,10}[a-z]{2,24})(?:[/:?#]\S*)?$")
 _ADDRESS = re2.compile(r"[A-Za-z0-9._%+-]{1,64}@((?:[A-Za-z0-9-]{1,63}\.){1,10}[A-Za-z]{2,24})")
 _MAX_ANCHOR = 200
-
-
-def _org(host: str) -> str:
-    host = host.lower().rstrip(".")
-    return registered_domain(host) or host
 
 
 def link_text_domain_mismatch(msg: ParsedMessage) -> str | None:
@@ -30,9 +25,9 @@ def link_text_domain_mismatch(msg: ParsedMessage) -> str | None:
         m = _HOST_IN_TEXT.match(text)
         if m is None or "." not in m.group(1):
             continue
-        shown = _org(m.group(1))
+        shown = domains.organizational(m.group(1))
         target = link.domain or link.host
-        if registered_domain(m.group(1).lower()) and shown != _org(target):
+        if domains.registered(m.group(1).lower()) and shown != domains.organizational(target):
             return f"text {text[:80]!r} links to {link.host}"
     return None
 
@@ -44,7 +39,7 @@ def from_name_other_address(msg: ParsedMessage) -> str | None:
         m = _ADDRESS.search(name or "")
         if m is None or "@" not in address:
             continue
-        if _org(m.group(1)) != _org(address.rpartition("@")[2]):
+        if domains.organizational(m.group(1)) != domains.organizational(address.rpartition("@")[2]):
             return f"name {name[:80]!r}, address {address[:80]}"
     return None
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 
+from mailguard import domains
 from mailguard.scan.caps import MAX_LINKS, MAX_LINK_CANDIDATES, MAX_URL
 from mailguard.scan.problems import MIME_TOO_MANY_LINKS, Problem
 
@@ -37,24 +38,6 @@ _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _TLD = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}")
 _DOTS = re.compile("[.\u3002\uff0e\uff61]")
 _WS_CTRL = re.compile(r"[\x00-\x20\x7f]+")
-
-
-@functools.lru_cache(maxsize=1)
-def public_suffix_list():
-    """The one PublicSuffixList instance (slow to build: built on first use, then shared).
-    The list ships inside the package: no network at run time, and never a home-made list."""
-    from publicsuffixlist import PublicSuffixList
-
-    return PublicSuffixList()
-
-
-@functools.lru_cache(maxsize=4096)
-def registered_domain(host: str) -> str | None:
-    """The registered domain of an ASCII host (`www.bbc.co.uk` -> `bbc.co.uk`)."""
-    try:
-        return public_suffix_list().privatesuffix(host)
-    except Exception:
-        return None
 
 
 _IPV4_PART = re.compile(r"0[xX](?P<hex>[0-9a-fA-F]*)|0(?P<oct>[0-7]+)|(?P<dec>0|[1-9][0-9]*)")
@@ -174,7 +157,7 @@ def normalize_url(scheme: str, rest: str) -> tuple[str, str, str, str | None, st
            f"{':' + port if port else ''}{tail}")
     if ip:
         return url, ip, ip, None, ip, obfuscated
-    return url, ascii_host, _host_to_unicode(ascii_host), registered_domain(ascii_host), None, False
+    return url, ascii_host, _host_to_unicode(ascii_host), domains.registered(ascii_host), None, False
 
 
 def _strip_trailing(url: str) -> str:

@@ -8,7 +8,7 @@ import smtplib
 import uuid
 
 from realservers import TEST_DOMAIN, wait_for
-from test_bayes_train import msg, saved_model
+from bayestools import msg, saved_model
 
 
 def send(mg, tag: str, raw: bytes) -> None:

@@ -15,7 +15,7 @@ def test_postfix_proxy_filter_through_mailguard(tmp_path, start_mailguard):
     pf.setup()
     pf.start()
     try:
-        mg = start_mailguard(pf.port, relay={"mode": "behind"},
+        start_mailguard(pf.port, relay={"mode": "behind"},
                              server={"listen": f"127.0.0.1:{filter_port}", "trusted_networks": ["127.0.0.0/8"]})
         wait_port(before)
         tag = uuid.uuid4().hex

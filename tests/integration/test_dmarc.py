@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from mailguard import domains
 from mailguard.auth import dmarc
 from mailguard.auth.results import DkimSignature, SpfResult
 from mailguard.config import DnsSettings
@@ -126,5 +127,5 @@ def test_record_parsing():
     assert dmarc.parse_record("v=DMARC1; rua=mailto:x@example.com").policy == "none"
     with pytest.raises(dmarc.DmarcRecordError):
         dmarc.parse_record("v=DMARC1; p=maybe")
-    assert dmarc.organizational_domain("www.bbc.co.uk") == "bbc.co.uk"
-    assert dmarc.organizational_domain("co.uk") == "co.uk"
+    assert domains.organizational("www.bbc.co.uk") == "bbc.co.uk"
+    assert domains.organizational("co.uk") == "co.uk"

@@ -5,7 +5,7 @@ import smtplib
 import subprocess
 import uuid
 
-from realservers import CORPORA, TEST_DOMAIN
+from realservers import TEST_DOMAIN
 
 
 def send(port: int, rcpts, body: bytes, sender: str = "sender@outside.example", **kw):

@@ -12,7 +12,7 @@ from mailguard.scan.verdict import Action, Symbol, decide
 from mailguard.store.backends import DB_NAME
 from mailguard.store.sqlite import SqliteStore
 
-from test_bayes_train import msg
+from bayestools import msg
 
 SETTINGS = BayesSettings(autolearn=True, autolearn_spam=12.0, autolearn_ham=-1.0)
 

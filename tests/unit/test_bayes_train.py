@@ -22,16 +22,9 @@ from mailguard.scan.pipeline import ScanContext
 from mailguard.store.backends import DB_NAME
 from mailguard.store.sqlite import SqliteStore
 
-BITS = 16
+from bayestools import BITS, msg, saved_model
 FACTS = MessageFacts(client=ClientFacts(ip="192.0.2.1"), mail_from="a@example.com", rcpts=("b@example.org",),
                      queue_id="t1")
-
-
-def msg(i: int, spam: bool, received: str = "") -> bytes:
-    words = "cheap pills winner click now offer" if spam else "meeting agenda patch review tomorrow"
-    return (f"{received}From: {'promo' if spam else 'colleague'}{i}@example.com\r\nTo: bob@example.org\r\n"
-            f"Subject: {'free offer' if spam else 're: the patch'} {i}\r\nMessage-ID: <{i}.{spam}@example.com>\r\n"
-            f"Date: Mon, 1 Jan 2024 10:00:{i % 60:02d} +0000\r\n\r\n{words} number{i}\r\n").encode()
 
 
 def run(coro):
@@ -137,20 +130,6 @@ def test_train_reports_unreadable_sources_and_exits_1(tmp_path, capsys):
 
 def scan_symbols(check: BayesCheck, raw: bytes) -> list:
     return run(check(ScanContext(FACTS, raw)))
-
-
-def saved_model(path: Path, nspam: int, nham: int) -> None:
-    from mailguard.bayes.model import Hasher
-
-    m, h = BayesModel(BITS), Hasher(BITS)
-    from mailguard.bayes.tokenizer import tokens
-    from mailguard.scan.message import ParsedMessage
-
-    for i in range(nspam):
-        m.learn(h.slots(tokens(ParsedMessage.from_bytes(msg(i, True)))), True)
-    for i in range(nham):
-        m.learn(h.slots(tokens(ParsedMessage.from_bytes(msg(i, False)))), False)
-    persist.save(m, path)
 
 
 def test_no_symbol_until_enough_spam_and_ham_were_learnt(tmp_path):

@@ -9,7 +9,8 @@ import pytest
 from mailguard.scan import caps
 from mailguard.scan import message as message_module
 from mailguard.scan.encoded_words import decode_header_value
-from mailguard.scan.links import Link, parse_ipv4, public_suffix_list
+from mailguard.domains import public_suffix_list
+from mailguard.scan.links import Link, parse_ipv4
 from mailguard.scan.message import ParsedMessage, Part
 from realservers import CORPORA
 
