@@ -319,6 +319,7 @@ class _Reloads:
 
 
 async def _purge_history_daily(store: Store) -> None:
+    """Hourly: history days older than history_days, and ledger slots that count no more."""
     while True:
         try:
             dropped = await store.purge_history()
@@ -326,4 +327,10 @@ async def _purge_history_daily(store: Store) -> None:
                 log.info("history purge dropped %d rows", dropped)
         except Exception:
             log.exception("history purge failed")
+        try:
+            dropped = await store.purge_ledger()
+            if dropped:
+                log.info("advertising ledger purge dropped %d slots", dropped)
+        except Exception:
+            log.exception("advertising ledger purge failed")
         await asyncio.sleep(3600)

@@ -1,6 +1,7 @@
 """What every store backend is (SQLite now; a shared server backend later), and its errors.
 
-A backend implements every port (quarantine.py, history.py, learned.py) plus its lifecycle;
+A backend implements every port (quarantine.py, history.py, learned.py, ledger.py, refusals.py)
+plus its lifecycle;
 `backends.open(config)` returns one opened. Code that uses state types against the port it uses.
 """
 from __future__ import annotations
@@ -9,7 +10,9 @@ from typing import Protocol
 
 from mailguard.store.history import HistoryPort
 from mailguard.store.learned import LearnedPort
+from mailguard.store.ledger import LedgerPort
 from mailguard.store.quarantine import QuarantinePort
+from mailguard.store.refusals import RefusalsPort
 
 
 class StoreError(Exception):
@@ -24,5 +27,5 @@ class DuplicateId(StoreError):
         self.queue_id = queue_id
 
 
-class Store(QuarantinePort, HistoryPort, LearnedPort, Protocol):
+class Store(QuarantinePort, HistoryPort, LearnedPort, LedgerPort, RefusalsPort, Protocol):
     async def close(self) -> None: ...

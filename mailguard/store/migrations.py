@@ -67,7 +67,23 @@ async def _v3_learned(db: aiosqlite.Connection) -> None:
                      "CHECK (label IN ('spam', 'ham')), learnt_at REAL NOT NULL)")
 
 
-MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_quarantine_added_headers, _v3_learned)
+async def _v4_advertising(db: aiosqlite.Connection) -> None:
+    # The advertising ledger (store/ledger.py): one row per reserved slot, pending until the
+    # downstream accepted the message. The index serves reserve's count per (advertiser,
+    # recipient) and ledger_entries per recipient; by_at the purge.
+    await db.execute("CREATE TABLE ad_ledger (id INTEGER PRIMARY KEY, advertiser TEXT NOT NULL, "
+                     "recipient TEXT NOT NULL, at REAL NOT NULL, state TEXT NOT NULL "
+                     "CHECK (state IN ('pending', 'confirmed')))")
+    await db.execute("CREATE INDEX ad_ledger_by_recipient ON ad_ledger (recipient, advertiser, at)")
+    await db.execute("CREATE INDEX ad_ledger_by_at ON ad_ledger (at)")
+    # Recipients' refusals of advertisers (store/refusals.py): one row per pair, never expiring.
+    await db.execute("CREATE TABLE ad_refusals (recipient TEXT NOT NULL, advertiser TEXT NOT NULL, "
+                     "at REAL NOT NULL, source TEXT NOT NULL "
+                     "CHECK (source IN ('command', 'report', 'unsubscribe')), "
+                     "PRIMARY KEY (recipient, advertiser))")
+
+
+MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_quarantine_added_headers, _v3_learned, _v4_advertising)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -19,7 +19,8 @@ class Refusal:
 
 
 class RefusalsPort(Protocol):
-    """Each operation is atomic in itself."""
+    """Each operation is atomic in itself; a change is durable (committed and synced) on return.
+    Refusals never expire: one stays until `remove_refusal`."""
 
     async def add_refusal(self, refusal: Refusal) -> bool:
         """Record it (durably); False when the pair was refused already (the first one stays)."""

@@ -31,7 +31,9 @@ from mailguard.store.migrations import (
     history_table_ddl,
 )
 from mailguard.store.base import DuplicateId, StoreError
+from mailguard.store.ledger import PENDING_SECONDS, WINDOW_SECONDS, LedgerEntry, Slot
 from mailguard.store.records import MessageRecord, QuarantineEntry, SymbolRecord
+from mailguard.store.refusals import Refusal
 
 BUSY_TIMEOUT_MS = 5000
 # WAL files are reused, not shrunk: without a limit one 40 MB quarantined message would leave a
@@ -46,6 +48,12 @@ _COLUMNS = (
 )
 _SELECT_COLUMNS = ", ".join(_COLUMNS)
 _PLACEHOLDERS = ", ".join("?" for _ in _COLUMNS)
+_MAX_PARAMS = 500  # host parameters per statement, well below SQLite's bound
+
+# A ledger slot that counts at `now`: in the window (half-open: exactly WINDOW_SECONDS old no
+# longer counts), and confirmed or a pending one younger than PENDING_SECONDS. Parameters:
+# now - WINDOW_SECONDS, now - PENDING_SECONDS.
+_SLOT_COUNTS = "at > ? AND (state = 'confirmed' OR at > ?)"
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -325,6 +333,103 @@ class SqliteStore:
                                      [(d,) for d, label in changes.items() if label is None])
                 await db.executemany("INSERT OR REPLACE INTO learned (digest, label, learnt_at) VALUES (?, ?, ?)",
                                      [(d, label, t) for d, label in changes.items() if label is not None])
+
+    # --- advertising ledger (ledger.py) -------------------------------------------------------
+
+    async def reserve(self, advertiser: str, limits: Mapping[str, int | None], now: float) -> list[Slot]:
+        """One BEGIN IMMEDIATE transaction: the write lock is taken before the first count, so two
+        processes reserving for one recipient are serialised and cannot both take its last slot."""
+        bounds = (now - WINDOW_SECONDS, now - PENDING_SECONDS)
+        slots: list[Slot] = []
+        with self._failing(f"reserving advertising slots of {advertiser!r}"):
+            async with self._transaction(write=True) as db:
+                for recipient, limit in limits.items():
+                    (count,) = (await db.execute_fetchall(
+                        f"SELECT count(*) FROM ad_ledger WHERE recipient = ? AND advertiser = ? AND {_SLOT_COUNTS}",
+                        (_text(recipient), _text(advertiser), *bounds)))[0]
+                    if limit is not None and count >= limit:
+                        slots.append(Slot(recipient, granted=False, place=count + 1, limit=limit))
+                        continue
+                    cursor = await db.execute(
+                        "INSERT INTO ad_ledger (advertiser, recipient, at, state) VALUES (?, ?, ?, 'pending')",
+                        (_text(advertiser), _text(recipient), now))
+                    slots.append(Slot(recipient, granted=True, place=count + 1, limit=limit, id=cursor.lastrowid))
+        return slots
+
+    async def confirm(self, ids: Sequence[int]) -> None:
+        await self._by_ids("confirming advertising slots",
+                           "UPDATE ad_ledger SET state = 'confirmed' WHERE state = 'pending' AND id IN ({})", ids)
+
+    async def release(self, ids: Sequence[int]) -> None:
+        await self._by_ids("releasing advertising slots",
+                           "DELETE FROM ad_ledger WHERE state = 'pending' AND id IN ({})", ids)
+
+    async def _by_ids(self, doing: str, statement: str, ids: Sequence[int]) -> None:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return
+        with self._failing(doing):
+            async with self._transaction(write=True) as db:
+                for start in range(0, len(ids), _MAX_PARAMS):
+                    chunk = ids[start:start + _MAX_PARAMS]
+                    await db.execute(statement.format(", ".join("?" for _ in chunk)), chunk)
+
+    async def ledger_entries(self, recipient: str, now: float) -> list[LedgerEntry]:
+        with self._failing(f"reading the advertising ledger of {recipient!r}"):
+            async with self._transaction(write=False) as db:
+                rows = await db.execute_fetchall(
+                    f"SELECT advertiser, recipient, at, state FROM ad_ledger WHERE recipient = ? AND {_SLOT_COUNTS} "
+                    f"ORDER BY at, id", (_text(recipient), now - WINDOW_SECONDS, now - PENDING_SECONDS))
+        return [LedgerEntry(advertiser=a, recipient=r, at=t, state=state) for a, r, t, state in rows]
+
+    async def purge_ledger(self, now: float | None = None) -> int:
+        cutoff = (_time.time() if now is None else now) - (WINDOW_SECONDS + PENDING_SECONDS)
+        with self._failing("purging the advertising ledger"):
+            async with self._transaction(write=True) as db:
+                cursor = await db.execute("DELETE FROM ad_ledger WHERE at < ?", (cutoff,))
+                return cursor.rowcount
+
+    # --- refusals (refusals.py) ---------------------------------------------------------------
+
+    async def add_refusal(self, refusal: Refusal) -> bool:
+        """Durable on return (synchronous=FULL for the commit, as quarantine writes)."""
+        with self._failing(f"recording the refusal of {refusal.advertiser!r} by {refusal.recipient!r}"):
+            async with self._transaction(write=True, durable=True) as db:
+                cursor = await db.execute(
+                    "INSERT INTO ad_refusals (recipient, advertiser, at, source) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (recipient, advertiser) DO NOTHING",
+                    (_text(refusal.recipient), _text(refusal.advertiser), refusal.at, refusal.source))
+                return cursor.rowcount > 0
+
+    async def remove_refusal(self, recipient: str, advertiser: str) -> bool:
+        with self._failing(f"removing the refusal of {advertiser!r} by {recipient!r}"):
+            async with self._transaction(write=True, durable=True) as db:
+                cursor = await db.execute("DELETE FROM ad_refusals WHERE recipient = ? AND advertiser = ?",
+                                          (_text(recipient), _text(advertiser)))
+                return cursor.rowcount > 0
+
+    async def refused(self, recipient: str, advertisers: Sequence[str]) -> set[str]:
+        wanted = list(dict.fromkeys(advertisers))
+        found: set[str] = set()
+        if not wanted:
+            return found
+        with self._failing(f"reading the refusals of {recipient!r}"):
+            async with self._transaction(write=False) as db:
+                for start in range(0, len(wanted), _MAX_PARAMS):
+                    chunk = [_text(a) for a in wanted[start:start + _MAX_PARAMS]]
+                    rows = await db.execute_fetchall(
+                        f"SELECT advertiser FROM ad_refusals WHERE recipient = ? "
+                        f"AND advertiser IN ({', '.join('?' for _ in chunk)})", (_text(recipient), *chunk))
+                    found.update(a for (a,) in rows)
+        return found
+
+    async def refusals(self, recipient: str | None = None) -> list[Refusal]:
+        where, params = ("WHERE recipient = ?", (_text(recipient),)) if recipient is not None else ("", ())
+        with self._failing("listing refusals"):
+            async with self._transaction(write=False) as db:
+                rows = await db.execute_fetchall(
+                    f"SELECT recipient, advertiser, at, source FROM ad_refusals {where} ORDER BY at, rowid", params)
+        return [Refusal(recipient=r, advertiser=a, at=t, source=src) for r, a, t, src in rows]
 
     # --- rows ---------------------------------------------------------------------------------
 
