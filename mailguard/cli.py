@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=1000)
 
+    from mailguard.commands import ads_cmd
+
+    ads_cmd.add_parser(sub, _common)
+
     p = sub.add_parser("rules", help="check rule files")
     rsub = p.add_subparsers(dest="rcommand", metavar="ACTION", required=True)
     r = rsub.add_parser("check", help="load the shipped, the site's and the given rule folders; report every "
@@ -191,8 +195,14 @@ def cmd_history(args: argparse.Namespace) -> int:
     return store_cmds.run_history(args, load_config(args))
 
 
+def cmd_ads(args: argparse.Namespace) -> int:
+    from mailguard.commands import ads_cmd
+
+    return ads_cmd.run(args, load_config(args))
+
+
 COMMANDS = {"serve": cmd_serve, "config": cmd_config, "scan": cmd_scan, "quarantine": cmd_quarantine,
-            "history": cmd_history, "rules": cmd_rules, "train": cmd_train, "symbols": cmd_symbols}
+            "history": cmd_history, "ads": cmd_ads, "rules": cmd_rules, "train": cmd_train, "symbols": cmd_symbols}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
