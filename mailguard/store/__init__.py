@@ -2,10 +2,12 @@
 
 - `quarantine.QuarantinePort`: stopped messages with their raw bytes (durable before the 250);
 - `history.HistoryPort`: one row per message, kept `[store] history_days` in day partitions;
-- `learned.LearnedPort`: which messages the Bayes model learnt, and with which label.
+- `learned.LearnedPort`: which messages the Bayes model learnt, and with which label;
+- `ledger.LedgerPort`: advertising slots per (advertiser, recipient) over a sliding 24 hours;
+- `refusals.RefusalsPort`: recipients' refusals of advertisers (durable, never expiring).
 
 Code that keeps state types against the port it uses; `base.Store` bundles the ports with the
 lifecycle of one backend, and `backends.open(config)` picks and opens that backend from
 `[store] url` (the SQLite file in the state directory by default). The ports of the next issues
-(the advertising ledger, recipients' refusals, users' reports) come as modules of their own here.
+(users' reports) come as modules of their own here.
 """
