@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from mailguard import domains
+from mailguard.domains import normalize as normalize_domain
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -57,7 +57,7 @@ class ListContents:
 
     def match_domain(self, domain: str | None) -> str | None:
         """The listed domain that is `domain` or one of its parents, or None."""
-        name = domains.normalize(domain or "")
+        name = normalize_domain(domain or "")
         if not name:
             return None
         labels = name.split(".")
@@ -72,7 +72,7 @@ class ListContents:
         if not address or "@" not in address:
             return None
         local, _, domain = address.rpartition("@")
-        domain = domains.normalize(domain)
+        domain = normalize_domain(domain)
         exact = f"{local.lower()}@{domain}"
         if exact in self.addresses:
             return exact
@@ -99,13 +99,13 @@ def parse(text: str) -> ListContents:
             continue
         if "@" in entry and not entry.startswith("@"):
             local, _, domain = entry.rpartition("@")
-            name = domains.normalize(domain)
+            name = normalize_domain(domain)
             if local and name:
                 addresses.add(f"{local.lower()}@{name}")
                 continue
             problems.append(LineProblem(number, raw_line.strip(), "not a valid address"))
             continue
-        name = domains.normalize(entry.lstrip("@").removeprefix("*.").lstrip("."))
+        name = normalize_domain(entry.lstrip("@").removeprefix("*.").lstrip("."))
         if name and "." in name:
             domains.add(name)
         else:
