@@ -32,6 +32,11 @@ def fold(text: str) -> str:
     return _squash(strip_marks(text))
 
 
+def mark_fold(text: str) -> str:
+    """Like fold() but with the diacritics kept (NFC, lower case)."""
+    return _squash(nfc(text.lower()))
+
+
 def fold_phrase(phrase: str) -> str:
     """A vocabulary phrase in the same form, padded: ready for `in` on folded text."""
     return fold(phrase)

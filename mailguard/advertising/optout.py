@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import re2
 
 from mailguard.advertising import words
-from mailguard.advertising.fold import fold, strip_marks
+from mailguard.advertising.fold import fold, mark_fold, strip_marks
 
 TAIL_MIN = 1_500  # characters: the "end of the email" is at least this long
 TAIL_MAX = 6_000
@@ -30,6 +30,7 @@ _PHONE = re2.compile(
     r"|\b1[89]00[ .\-]?\d{2,4}[ .\-]?\d{0,4}\b"  # 1800 1234, 1900 54 54 13
     r"|\+\d{1,3}[ .\-]?\(?\d{1,4}\)?[ .\-]?\d{3,4}[ .\-]?\d{3,4}"  # +1 415 555 0100
     r"|\(\d{3}\) ?\d{3}-\d{4}")  # (415) 555-0100
+_HOUSE_NUMBER = re2.compile(r"(?:^|[\s,])\d{1,5}[A-Za-z]?(?:/\d{1,4})?\s+\pL{2,}")  # 12 Hàng Bài, 500 Market
 _EMAIL = re2.compile(r"(?i)[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 _OPTOUT_PLAIN = tuple(strip_marks(p) for p in words.OPTOUT)
 
@@ -50,11 +51,14 @@ def tail_of(body: str) -> str:
 def read_footer(body: str, list_unsubscribe: bool, links, from_name: str) -> Footer:
     """`body` is the bounded visible text; `links` the message's Link records."""
     tail = tail_of(body)
-    tail_folded = fold(tail)
-    wording = bool(words.found(tail_folded, words.F_OPTOUT))
+    lines = tail.splitlines()
+    # the opt-out wording and, on its line or the next, a link, a mailto or an address to use it
+    at = [i for i, line in enumerate(lines) if words.found(fold(line), words.F_OPTOUT)]
+    wording = bool(at)
+    usable = any(_LINKISH.search(" ".join(lines[i:i + 2])) is not None for i in at)
     if list_unsubscribe:
         optout = "header"
-    elif wording and (_LINKISH.search(tail) is not None or _optout_link(links)):
+    elif wording and (usable or _optout_link(links)):
         optout = "body"
     else:
         optout = "missing"
@@ -89,14 +93,18 @@ def _identity_region(body: str) -> str:
 
 def _identity(region: str, from_name: str) -> list[str]:
     folded = fold(region)
+    exact = mark_fold(region)
+    with_marks = exact != folded  # written with diacritics: match names and addresses as written
+    text, company, address = (exact, words.M_COMPANY, words.M_ADDRESS) if with_marks else \
+        (folded, words.F_COMPANY, words.F_ADDRESS)
     found: list[str] = []
-    name = fold(from_name) if from_name else ""
-    if words.found(folded, words.F_COMPANY) or "©" in region or (len(name) > 4 and name in folded):
+    name = (mark_fold if with_marks else fold)(from_name) if from_name else ""
+    if words.found(text, company) or "©" in region or (len(name) > 4 and name in text):
         found.append("name")
     if _PHONE.search(region):
         found.append("phone")
     if _EMAIL.search(region):
         found.append("email")
-    if words.found(folded, words.F_ADDRESS):
+    if words.found(text, address) and _HOUSE_NUMBER.search(region):
         found.append("address")
     return found

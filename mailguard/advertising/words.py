@@ -6,7 +6,7 @@ to something common in other words is left out (e.g. `sale` alone is kept, `mua`
 """
 from __future__ import annotations
 
-from mailguard.advertising.fold import fold_phrase
+from mailguard.advertising.fold import fold_phrase, mark_fold
 
 # Promotional wording: each distinct phrase found adds to the score (capped in detect.py).
 PROMO = (
@@ -84,8 +84,8 @@ COMPANY = (
 )
 ADDRESS = (
     "địa chỉ", "đ/c", "trụ sở", "văn phòng", "address", "phường", "quận", "huyện", "thành phố",
-    "tp hcm", "tp hồ chí minh", "hà nội", "đà nẵng", "street", "district", "ward", "city",
-    "road", "floor", "tầng", "đường",
+    "tp hcm", "tp hồ chí minh", "hà nội", "đà nẵng", "street", "district", "ward", "floor",
+    "tầng", "đường", "khánh hòa", "cầu giấy", "hoàn kiếm", "avenue", "suite",
 )
 
 # A forwarded message's body marks (personal mail that quotes an ad).
@@ -112,6 +112,17 @@ F_OPTOUT = folded(OPTOUT)
 F_COMPANY = folded(COMPANY)
 F_ADDRESS = folded(ADDRESS)
 F_FORWARDED = folded(FORWARDED)
+
+
+def marked(phrases: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(phrase, its form with diacritics kept) for text written with them: `tầng` (floor) and
+    `tặng` (gift), `đường` (street) and `dưỡng` fold to one word, so these lists are matched as
+    written when the text has diacritics."""
+    return tuple((p, mark_fold(p)) for p in phrases)
+
+
+M_COMPANY = marked(COMPANY)
+M_ADDRESS = marked(ADDRESS)
 
 
 def found(text: str, vocabulary: tuple[tuple[str, str], ...]) -> list[str]:
