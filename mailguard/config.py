@@ -270,6 +270,14 @@ def _check_type(value: Any, expected: Any) -> Any:
     if origin in (Union, types.UnionType) and type(None) in get_args(expected):  # X | None: unset is None
         (inner,) = [a for a in get_args(expected) if a is not type(None)]
         return _check_type(value, inner)
+    if origin in (Union, types.UnionType):  # int | Literal["unlimited"]: the first that fits
+        wanted = []
+        for option in get_args(expected):
+            try:
+                return _check_type(value, option)
+            except TypeError as exc:
+                wanted.append(str(exc))
+        raise TypeError(" or ".join(wanted))
     if origin is Literal:
         if value not in get_args(expected):
             raise TypeError("one of " + ", ".join(repr(a) for a in get_args(expected)))

@@ -2,6 +2,7 @@
 exports a `SPEC` (mailguard/checks/spec.py; README, "Adding a check"), and one line here."""
 from __future__ import annotations
 
+from mailguard.advertising import spec as advertising
 from mailguard.auth import spec as auth
 from mailguard.bayes import spec as bayes
 from mailguard.checks import faults, gtube, mime
@@ -17,6 +18,7 @@ SPECS: tuple[CheckSpec, ...] = (
     rules.SPEC,
     bayes.SPEC,
     auth.SPEC,
+    advertising.SPEC,
     dnsbl.SPEC,
     faults.SPEC,
 )

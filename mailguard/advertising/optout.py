@@ -1,0 +1,110 @@
+"""The opt-out of Decree 91 Art. 20 and the advertiser's identity of Art. 19, read from a message.
+
+opt-out: "header" when the message has a `List-Unsubscribe` field (RFC 2369/8058); "body" when the
+last part of the body (its last quarter, at least TAIL_MIN characters) holds opt-out wording
+(`hủy đăng ký`, `từ chối nhận`, `unsubscribe`, ...) and a link, a mailto or an address to use
+it; else "missing".
+
+advertiser's identity: in the part of the body right before the opt-out section (or the end of
+the body when there is none), a name (a company word, `©`, or the From display name) together
+with a phone number, an email address or a postal address.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import re2
+
+from mailguard.advertising import words
+from mailguard.advertising.fold import fold, mark_fold, strip_marks
+
+TAIL_MIN = 1_500  # characters: the "end of the email" is at least this long
+TAIL_MAX = 6_000
+IDENTITY_SPAN = 3_000  # characters before the opt-out section searched for the identity
+
+_LINKISH = re2.compile(r"(?i)(?:https?://|www\.|mailto:|[a-z0-9._%+-]+@[a-z0-9-]+\.[a-z0-9.-]+|\bbấm vào đây\b|\bclick here\b|\bnhấn vào đây\b|\bbam vao day\b|\bnhan vao day\b)")
+_OPTOUT_URL = ("unsubscribe", "unsub", "optout", "opt-out", "opt_out", "huy-dang-ky", "huydangky",
+               "tu-choi", "preferences", "remove")
+_PHONE = re2.compile(
+    r"(?:\+?84|\b0)[ .\-]?\(?\d{1,3}\)?[ .\-]?\d{3}[ .\-]?\d{3,4}\b"  # 0901 234 567, +84 28 3823 4567
+    r"|\b1[89]00[ .\-]?\d{2,4}[ .\-]?\d{0,4}\b"  # 1800 1234, 1900 54 54 13
+    r"|\+\d{1,3}[ .\-]?\(?\d{1,4}\)?[ .\-]?\d{3,4}[ .\-]?\d{3,4}"  # +1 415 555 0100
+    r"|\(\d{3}\) ?\d{3}-\d{4}")  # (415) 555-0100
+_HOUSE_NUMBER = re2.compile(r"(?:^|[\s,])\d{1,5}[A-Za-z]?(?:/\d{1,4})?\s+\pL{2,}")  # 12 Hàng Bài, 500 Market
+_EMAIL = re2.compile(r"(?i)[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
+_OPTOUT_PLAIN = tuple(strip_marks(p) for p in words.OPTOUT)
+
+
+@dataclass(frozen=True)
+class Footer:
+    optout: str  # "header" | "body" | "missing"
+    optout_text: bool  # opt-out wording near the end (with or without a link)
+    advertiser_info: bool
+    identity: str  # what was found of the identity, for the detail ("name, phone")
+
+
+def tail_of(body: str) -> str:
+    size = min(TAIL_MAX, max(TAIL_MIN, len(body) // 4))
+    return body[-size:]
+
+
+def read_footer(body: str, list_unsubscribe: bool, links, from_name: str) -> Footer:
+    """`body` is the bounded visible text; `links` the message's Link records."""
+    tail = tail_of(body)
+    lines = tail.splitlines()
+    # the opt-out wording and, on its line or the next, a link, a mailto or an address to use it
+    at = [i for i, line in enumerate(lines) if words.found(fold(line), words.F_OPTOUT)]
+    wording = bool(at)
+    usable = any(_LINKISH.search(" ".join(lines[i:i + 2])) is not None for i in at)
+    if list_unsubscribe:
+        optout = "header"
+    elif wording and (usable or _optout_link(links)):
+        optout = "body"
+    else:
+        optout = "missing"
+    region = _identity_region(body)
+    found = _identity(region, from_name)
+    info = "name" in found and len(found) >= 2
+    return Footer(optout, wording, info, ", ".join(found))
+
+
+def _optout_link(links) -> bool:
+    for link in links[:1000]:
+        anchor = fold(link.anchor_text[:200]) if link.anchor_text else ""
+        if anchor.strip() and words.found(anchor, words.F_OPTOUT):
+            return True
+        url = link.url.lower()
+        if any(key in url for key in _OPTOUT_URL):
+            return True
+    return False
+
+
+def _identity_region(body: str) -> str:
+    """The text right before the opt-out section (its first wording in the tail), else the end."""
+    tail_start = len(body) - len(tail_of(body))
+    plain = strip_marks(body[tail_start:])
+    cut = len(body)
+    if len(plain) == len(body) - tail_start:  # positions agree (Vietnamese strips 1:1)
+        hits = [i for p in _OPTOUT_PLAIN if (i := plain.find(p)) >= 0]
+        if hits:
+            cut = tail_start + min(hits)
+    return body[max(0, cut - IDENTITY_SPAN):cut] if cut < len(body) else body[-IDENTITY_SPAN:]
+
+
+def _identity(region: str, from_name: str) -> list[str]:
+    folded = fold(region)
+    exact = mark_fold(region)
+    with_marks = exact != folded  # written with diacritics: match names and addresses as written
+    text, company, address = (exact, words.M_COMPANY, words.M_ADDRESS) if with_marks else \
+        (folded, words.F_COMPANY, words.F_ADDRESS)
+    found: list[str] = []
+    name = (mark_fold if with_marks else fold)(from_name) if from_name else ""
+    if words.found(text, company) or "©" in region or (len(name) > 4 and name in text):
+        found.append("name")
+    if _PHONE.search(region):
+        found.append("phone")
+    if _EMAIL.search(region):
+        found.append("email")
+    if words.found(text, address) and _HOUSE_NUMBER.search(region):
+        found.append("address")
+    return found
