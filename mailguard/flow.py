@@ -11,8 +11,15 @@ What a front end does with the answers:
   downstream took it; a Reply: say that instead, for this recipient only.
 - `data()` → an Outcome: DELIVER with `headers` (and the Subject tag) → relay or tell Postfix;
   QUARANTINE (already durable) / REJECT / TEMPFAIL → answer `outcome.reply`, relay nothing.
-- `finished(outcome, reply)` once the client has its answer: history, autolearn (and, with the
-  next issues, the ad ledger and reports). Never before the answer, never changing it.
+- `finished(outcome, reply)` once the client has its answer (the downstream's for DELIVER):
+  history, autolearn, the ad ledger's slots confirmed (2xx) or released (anything else). Never
+  before the answer, never changing it. A transaction that ends without `finished` (RSET, a
+  lost connection) releases its slots in `reset()`/`close()`.
+
+Advertising (Decree 91/2020, mailguard/advertising/): a recipient who refused the envelope
+sender's domain is refused at RCPT; after DATA an ad goes to the recipients within their 24-hour
+limit and is quarantined for the others (one entry each): a DELIVER outcome then names its
+`rcpts`, and the front end delivers to those only.
 """
 from __future__ import annotations
 
@@ -25,6 +32,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from mailguard.advertising import delivery as ad_delivery
+from mailguard.advertising.check import in_scope
+from mailguard.advertising.identity import advertiser_key, recipient_key
 from mailguard.config import Config
 from mailguard.scan import headers
 from mailguard.scan.facts import ClientFacts, MessageFacts
@@ -33,11 +43,16 @@ from mailguard.scan.verdict import Action, Symbol, Verdict
 from mailguard.smtp.replies import Reply
 from mailguard.store.base import DuplicateId
 from mailguard.store.records import QuarantineEntry
+from mailguard.store.refusals import Refusal
 from mailguard.store.summary import message_record
 
 log = logging.getLogger("mailguard.flow")
 
+ADVERTISING_CHECK = "ADVERTISING"  # the check whose details are the AdFindings
+
 RECORD_TIMEOUT = 60.0  # seconds for one history row; it is written after the client's answer
+STORE_LOOKUP_TIMEOUT = 5.0  # seconds for a store read the client waits for (refusals at RCPT, the ad ledger)
+MAX_FROM = 5  # From addresses a refusal is looked up for
 QUARANTINE_ID_TRIES = 3  # new ids for a quarantine write whose id is taken (48 random bits each)
 
 
@@ -81,6 +96,9 @@ class Outcome:
     headers: tuple[str, ...] = ()  # DELIVER: fields to add before the message, in order
     subject_tag: str = ""  # DELIVER: prefix the Subject with this ("" leaves it)
     ctx: ScanContext | None = field(default=None, repr=False, compare=False)
+    rcpts: tuple[str, ...] | None = None  # DELIVER: only these recipients (None: all of them)
+    ad: ad_delivery.AdDelivery | None = field(default=None, repr=False, compare=False)
+    held: tuple[str, ...] = ()  # quarantine ids of recipients held back from a DELIVER (the ad ledger)
 
 
 @dataclass
@@ -90,6 +108,7 @@ class Transaction:
     rcpts: list[str] = field(default_factory=list)
     early: list[Symbol] = field(default_factory=list)  # symbols of the connect/mail/rcpt phases
     policy: str | None = None  # the policy group, fixed by the first accepted recipient
+    decree: bool | None = None  # recipients subject to Decree 91 ([advertising] domains), likewise
     refused: Verdict | None = None  # the last early refusal (what `scan` shows when all were refused)
 
 
@@ -104,7 +123,8 @@ class MessageFlow:
         self._spawn = spawn
         self._record = record
         self._connect: asyncio.Future[list[Symbol]] | None = None
-        self._pending_rcpt: tuple[str, str, list[Symbol]] | None = None  # let go on by rcpt()
+        self._pending_rcpt: tuple[str, str, bool, list[Symbol]] | None = None  # let go on by rcpt()
+        self._reserved: list[int] = []  # ad ledger slots of the outcome not finished yet
 
     # --- the connection -----------------------------------------------------------------------
 
@@ -140,7 +160,7 @@ class MessageFlow:
     def close(self) -> None:
         if self._connect is not None:
             self._connect.cancel()
-        self.txn = None
+        self.reset()
 
     # --- a transaction ------------------------------------------------------------------------
 
@@ -164,10 +184,14 @@ class MessageFlow:
         if len(self.txn.rcpts) >= config.server.max_recipients:
             return Reply(452, "4.5.3 Error: too many recipients")
         group = config.policy_group(address)
-        if self.txn.policy is not None and group != self.txn.policy:
+        decree = in_scope(config.advertising, (address,))
+        if self.txn.policy is not None and (group != self.txn.policy or decree != self.txn.decree):
             # One verdict per message: recipients of another policy group come in a new transaction.
             return Reply(452, "4.5.3 Too many recipients: this recipient's domain has another policy, "
                               "send it in a separate transaction")
+        refused = await self._refused_sender(address)
+        if refused is not None:
+            return refused
         facts = replace(self.facts((address,)), policy=group)
         symbols = await pipeline.run_phase("rcpt", facts) if pipeline.has_phase("rcpt") else []
         refused = pipeline.early_reject([*self.txn.early, *symbols]) if self.txn.early or symbols else None
@@ -175,8 +199,29 @@ class MessageFlow:
             self.txn.refused = refused
             log.info("%s RCPT <%s> refused early: %s", self.client.ip, address, ", ".join(refused.reasons()))
             return Reply(550, f"5.7.1 Recipient refused by policy ({', '.join(refused.reasons())})")
-        self._pending_rcpt = (address, group, symbols)
+        self._pending_rcpt = (address, group, decree, symbols)
         return None
+
+    async def _refused_sender(self, address: str) -> Reply | None:
+        """Decree 91/2020 Art. 20(3): the recipient refused the envelope sender's domain as an
+        advertiser, so its mail is refused here, for this recipient alone. (Refusals of another
+        advertiser — an authenticated From domain — are known only after DATA.)"""
+        store, settings = self.services.store, self.services.config.advertising
+        if not (self._record and store is not None and settings.enabled):
+            return None
+        assert self.txn is not None
+        advertiser, key = advertiser_key(self.txn.sender), recipient_key(address)
+        if not advertiser or not key:
+            return None
+        try:
+            refused = await asyncio.wait_for(store.refused(key, [advertiser]), STORE_LOOKUP_TIMEOUT)
+        except Exception:
+            log.exception("%s refusals could not be read; RCPT <%s> goes on", self.client.ip, address)
+            return None  # the data phase asks again and holds the ad if it must
+        if not refused:
+            return None
+        log.info("%s RCPT <%s> refused: refused advertising from %s", self.client.ip, address, advertiser)
+        return Reply(550, f"5.7.1 <{address}> has refused advertising from {advertiser} (Decree 91/2020 Art. 20)")
 
     def accepted(self, address: str) -> None:
         """The downstream took the recipient that rcpt() let go on."""
@@ -184,14 +229,22 @@ class MessageFlow:
         pending, self._pending_rcpt = self._pending_rcpt, None
         if pending is None or pending[0] != address:
             return
-        _, group, symbols = pending
+        _, group, decree, symbols = pending
         self.txn.policy = group
+        self.txn.decree = decree
         self.txn.rcpts.append(address)
         self.txn.early += symbols
 
     def reset(self) -> None:
         self.txn = None
         self._pending_rcpt = None
+        self._settle(False)
+
+    def _settle(self, delivered: bool) -> None:
+        """Confirm (the downstream took the message) or release the ad ledger's slots."""
+        ids, self._reserved = self._reserved, []
+        if ids and self._spawn is not None:
+            self._spawn(_settle_slots(self.services.store, ids, delivered))
 
     # --- the data -----------------------------------------------------------------------------
 
@@ -227,10 +280,79 @@ class MessageFlow:
                     return Outcome(Kind.TEMPFAIL, verdict,
                                    Reply(451, "4.3.0 Temporary storage failure, try again later"), ctx=ctx)
             return Outcome(Kind.QUARANTINE, verdict, Reply(250, f"2.0.0 Ok: queued as {ctx.facts.queue_id}"), ctx=ctx)
+        findings = await self._ad_findings(ctx)
+        if findings is not None and config.advertising.outbound:
+            refusal = outbound_refusal(findings)
+            if refusal is not None:
+                return Outcome(Kind.REJECT, verdict, refusal, ctx=ctx)
+        ad = None
+        if findings is not None and self._record:
+            try:
+                ad = await self._ledger(findings, ctx)
+            except Exception:
+                log.exception("%s the advertising ledger failed", ctx.facts.queue_id)
+                return Outcome(Kind.TEMPFAIL, verdict,
+                               Reply(451, "4.3.0 Temporary storage failure, try again later"), ctx=ctx)
+        if ad is not None and ad.held and config.advertising.outbound:
+            self._settle(False)  # a submission over the limit or after a refusal is refused whole
+            return Outcome(Kind.REJECT, verdict, outbound_held_refusal(ad), ctx=ctx)
         extra = [self.received_header(ctx.facts)] if config.relay.mode == "front" else []
         tag = config.actions_for(ctx.facts.policy).subject_tag if verdict.action is Action.REWRITE_SUBJECT else ""
-        return Outcome(Kind.DELIVER, verdict, None, headers.added_fields(verdict, config.authserv_id, extra),
-                       tag, ctx=ctx)
+        if findings is not None and findings.label == "missing" and config.advertising.label_subject:
+            tag = "[QC] " + tag  # the label goes first (Art. 18), before our spam tag
+        if ad is None:
+            return Outcome(Kind.DELIVER, verdict, None, headers.added_fields(verdict, config.authserv_id, extra),
+                           tag, ctx=ctx)
+        return await self._deliver_ad(ad, verdict, ctx, extra, tag)
+
+    async def _ad_findings(self, ctx: ScanContext):
+        output = await ctx.output_of(ADVERTISING_CHECK)
+        return output.details if output is not None else None
+
+    async def _ledger(self, findings, ctx: ScanContext) -> ad_delivery.AdDelivery:
+        """Refusals and the 24-hour ledger for this ad; the slots are ours until `finished`."""
+        services = self.services
+        scores = {name: services.pipeline.score_of(name) for name in (ad_delivery.OVER_LIMIT, ad_delivery.AFTER_REFUSAL)}
+        ad = await asyncio.wait_for(
+            ad_delivery.decide(findings, ctx.facts.rcpts, ctx.facts.mail_from,
+                               [a.address for a in ctx.message.addresses("from")][:MAX_FROM], services.config.advertising,
+                               in_scope(services.config.advertising, ctx.facts.rcpts),
+                               services.store, services.store, scores, now=ctx.facts.received_at),
+            STORE_LOOKUP_TIMEOUT)
+        self._reserved = ad.reserved
+        return ad
+
+    async def _deliver_ad(self, ad: ad_delivery.AdDelivery, verdict: Verdict, ctx: ScanContext,
+                          extra: list[str], tag: str) -> Outcome:
+        """Deliver to the recipients within their limits; quarantine a copy for each of the others
+        (durable before the answer, as any quarantine)."""
+        config, pipeline = self.services.config, self.services.pipeline
+        held_ids: list[str] = []
+        for rcpt, why in ad.held.items():
+            held_verdict = pipeline.amended(verdict, ctx.facts.policy, [why])
+            held_ctx = ScanContext(replace(ctx.facts, rcpts=(rcpt,), queue_id=new_queue_id()), ctx.raw)
+            held_ctx.__dict__["message"] = ctx.message  # parsed once: the copy shares it
+            try:
+                await self._quarantine(held_ctx, held_verdict)
+            except Exception:
+                log.exception("%s quarantine write for <%s> failed", ctx.facts.queue_id, rcpt)
+                self._settle(False)
+                for queue_id in held_ids:
+                    self._spawn_undo(queue_id)
+                return Outcome(Kind.TEMPFAIL, verdict, Reply(451, "4.3.0 Temporary storage failure, try again later"),
+                               ctx=ctx)
+            held_ids.append(held_ctx.facts.queue_id)
+            log.info("%s held for <%s> as %s: %s", ctx.facts.queue_id, rcpt, held_ctx.facts.queue_id, why.detail)
+        if not ad.deliver:
+            return Outcome(Kind.QUARANTINE, verdict, Reply(250, f"2.0.0 Ok: queued as {ctx.facts.queue_id}"),
+                           ctx=ctx, ad=ad, held=tuple(held_ids))
+        fields = headers.added_fields(verdict, config.authserv_id, [*extra, ad.header])
+        return Outcome(Kind.DELIVER, verdict, None, fields, tag, ctx=ctx,
+                       rcpts=ad.deliver if ad.held else None, ad=ad, held=tuple(held_ids))
+
+    def _spawn_undo(self, queue_id: str) -> None:
+        if self._spawn is not None:
+            self._spawn(_delete_quarantined(self.services.store, queue_id))
 
     def received_header(self, facts: MessageFacts) -> str:
         c = facts.client
@@ -265,10 +387,22 @@ class MessageFlow:
     # --- after the answer ---------------------------------------------------------------------
 
     def finished(self, outcome: Outcome, reply: Reply) -> None:
-        """The client has its answer: record the message (in the background, bounded)."""
+        """The client has its answer: record the message (in the background, bounded). A DELIVER
+        the downstream did not take undoes what the ad ledger did for it: slots released, the
+        copies held for other recipients deleted (the client sends again; two copies otherwise)."""
         self.txn = None
+        self._pending_rcpt = None
+        self._settle(reply.ok)
+        if not reply.ok and outcome.kind is Kind.DELIVER:
+            for queue_id in outcome.held:
+                self._spawn_undo(queue_id)
         if self._record and outcome.ctx is not None and outcome.verdict is not None and self._spawn is not None:
             self._spawn(self._record_message(outcome.ctx, outcome.verdict, str(reply).replace("\r\n", " ")))
+        if self._record and reply.ok and outcome.ctx is not None and self._spawn is not None:
+            if outcome.ad is not None and outcome.kind is Kind.DELIVER:
+                self._spawn(_remember_unsubscribe(self.services.store, outcome.ctx, outcome.ad))
+            if self.services.config.advertising.outbound:
+                self._spawn(_unsubscribes_sent(self.services.store, outcome.ctx))
 
     async def _record_message(self, ctx: ScanContext, verdict: Verdict, outcome: str) -> None:
         """The history row and autolearn; a failure or a store that does not answer in time is
@@ -280,6 +414,78 @@ class MessageFlow:
             log.exception("%s could not write the history row", ctx.facts.queue_id)
         if self.services.autolearn is not None:
             self.services.autolearn.consider(ctx.raw, verdict)
+
+
+async def _settle_slots(store, ids: list[int], delivered: bool) -> None:
+    try:
+        async with asyncio.timeout(RECORD_TIMEOUT):
+            await (store.confirm(ids) if delivered else store.release(ids))
+    except Exception:  # a pending slot lapses by itself (store/ledger.py PENDING_SECONDS)
+        log.exception("ad ledger slots %s could not be %s", ids, "confirmed" if delivered else "released")
+
+
+async def _remember_unsubscribe(store, ctx: ScanContext, ad: ad_delivery.AdDelivery) -> None:
+    """The ad's mailto: unsubscribe addresses, for each recipient who got it (outbound mode turns
+    a message sent there into a refusal)."""
+    addresses = ad_delivery.unsubscribe_addresses(ctx.message.headers_named("list-unsubscribe"))
+    advertiser = ad.findings.advertiser or advertiser_key(ctx.facts.mail_from)
+    try:
+        async with asyncio.timeout(RECORD_TIMEOUT):
+            for rcpt in ad.deliver:
+                for address in addresses:
+                    await store.remember_unsubscribe(address, recipient_key(rcpt), advertiser, ctx.facts.received_at)
+    except Exception:
+        log.exception("%s unsubscribe addresses could not be remembered", ctx.facts.queue_id)
+
+
+async def _unsubscribes_sent(store, ctx: ScanContext) -> None:
+    """Outbound mode: a user's message to the unsubscribe address of an ad they received refuses
+    that advertiser at once (Decree 91/2020 Art. 20(3))."""
+    sender = recipient_key(ctx.facts.mail_from)
+    if not sender:
+        return
+    try:
+        async with asyncio.timeout(RECORD_TIMEOUT):
+            for rcpt in ctx.facts.rcpts:
+                advertiser = await store.unsubscribe_advertiser(recipient_key(rcpt), sender)
+                if advertiser and await store.add_refusal(Refusal(sender, advertiser, time.time(), "unsubscribe")):
+                    log.info("%s %s refused advertising from %s (unsubscribe sent to %s)",
+                             ctx.facts.queue_id, sender, advertiser, rcpt)
+    except Exception:
+        log.exception("%s unsubscribe messages could not be turned into refusals", ctx.facts.queue_id)
+
+
+async def _delete_quarantined(store, queue_id: str) -> None:
+    try:
+        async with asyncio.timeout(RECORD_TIMEOUT):
+            await store.quarantine_delete(queue_id)
+        log.warning("%s held copy deleted: the message it was held from was not delivered", queue_id)
+    except Exception:
+        log.exception("%s held copy could not be deleted", queue_id)
+
+
+def outbound_refusal(findings) -> Reply | None:
+    """Outbound mode (an ESP's submission path): a non-compliant ad is refused, naming the article."""
+    if findings.label == "missing":
+        seen = f" (it starts with {findings.label_seen})" if findings.label_seen else ""
+        return Reply(550, f"5.7.1 Advertising email must start its Subject with [QC]{seen} (Decree 91/2020 Art. 18)")
+    if not findings.advertiser_info:
+        return Reply(550, "5.7.1 Advertising email must name the advertiser with a phone, email or address "
+                          "before the opt-out (Decree 91/2020 Art. 19)")
+    if findings.optout == "missing":
+        return Reply(550, "5.7.1 Advertising email must end with a way to refuse further ads, "
+                          "e.g. a List-Unsubscribe header (Decree 91/2020 Art. 20)")
+    return None
+
+
+def outbound_held_refusal(ad: ad_delivery.AdDelivery) -> Reply:
+    refused = sorted(r for r, why in ad.held.items() if why.name == ad_delivery.AFTER_REFUSAL)
+    if refused:
+        return Reply(550, f"5.7.1 {', '.join(refused[:3])} refused advertising from this advertiser; "
+                          "it must not be sent again (Decree 91/2020 Art. 20)")
+    over = sorted(ad.held)
+    return Reply(550, f"5.7.1 {', '.join(over[:3])} reached the number of advertising emails it may receive from this "
+                      "advertiser in 24 hours (Decree 91/2020 Art. 13)")
 
 
 async def _undo_late_quarantine(store, write: asyncio.Future, queue_id: str) -> None:

@@ -42,3 +42,12 @@ def declared_symbols(config: Config) -> tuple[Declared, ...]:
 def builtin_symbols(config: Config) -> frozenset[str]:
     """The exact names rules may not take; an open family's members are all taken by its prefix."""
     return frozenset(d.symbol.name for d in declared_symbols(config) if not d.symbol.name.startswith(OPEN_FAMILIES))
+
+
+def default_score(name: str) -> float:
+    """The built-in score of a symbol a spec declares (its static list); 0 for any other name."""
+    for spec in SPECS:
+        for symbol in spec.symbols:
+            if symbol.name == name:
+                return symbol.score
+    return 0.0

@@ -64,10 +64,11 @@ class Step(enum.IntFlag):
     HDR_LEADSPC = 1 << 20
 
 
-# What mailguard asks for: add and change headers; no DATA or unknown-command events; no reply
+# What mailguard asks for: add and change headers, remove recipients (an ad held for the
+# recipients over their daily limit, delivered to the others); no DATA or unknown-command events; no reply
 # per header or to HELO (nothing to say there); header values with their leading space, so the
 # message is rebuilt byte for byte.
-WANTED_ACTIONS = Action.ADDHDRS | Action.CHGHDRS
+WANTED_ACTIONS = Action.ADDHDRS | Action.CHGHDRS | Action.DELRCPT
 WANTED_STEPS = Step.NODATA | Step.NOUNKNOWN | Step.NR_HDR | Step.NR_HELO | Step.HDR_LEADSPC
 
 
@@ -358,11 +359,21 @@ class ChangeHeader:
         return _indexed_field(self.index, self.name, self.value)
 
 
+@dataclass(frozen=True)
+class DeleteRecipient:
+    address: str  # as Postfix gave it in SMFIC_RCPT (angle brackets and all)
+
+    letter = b"-"
+
+    def payload(self) -> bytes:
+        return _bytes(self.address) + b"\0"
+
+
 def _indexed_field(index: int, name: str, value: str) -> bytes:
     return struct.pack("!I", index) + _bytes(name) + b"\0" + _bytes(value) + b"\0"
 
 
-Response = OptNeg | Decision | ReplyCode | AddHeader | InsertHeader | ChangeHeader
+Response = OptNeg | Decision | ReplyCode | AddHeader | InsertHeader | ChangeHeader | DeleteRecipient
 
 
 def encode(response: Response) -> bytes:

@@ -90,6 +90,7 @@ class MilterSession:
         self.message: MessageBytes | None = None
         self.busy = False  # an end of message is being decided: shutdown waits for it
         self.postfix_id = ""  # Postfix's queue id (macro i), for the log
+        self.rcpt_args: dict[str, str] = {}  # recipient -> as Postfix wrote it (for DELRCPT)
         self._answered: tuple[Outcome, Reply] | None = None  # decided, to record once told
 
     @property
@@ -238,6 +239,7 @@ class MilterSession:
         self._end_message()
         flow.reset()
         self.postfix_id = ""
+        self.rcpt_args = {}
         await flow.mail(command.address, command.has_param("SMTPUTF8"))
         return [p.CONTINUE]
 
@@ -250,6 +252,7 @@ class MilterSession:
             return [_reply(refusal)]
         # Postfix asks its milters after its own recipient checks: it takes this recipient.
         flow.accepted(command.address)
+        self.rcpt_args[command.address] = command.args[0] if command.args else f"<{command.address}>"
         return [p.CONTINUE]
 
     # --- the message --------------------------------------------------------------------------
@@ -301,7 +304,9 @@ class MilterSession:
             edits = header_edits(received, fields, authserv_id=self.runtime.config.authserv_id,
                                  subject_tag=outcome.subject_tag,
                                  leading_space=p.Step.HDR_LEADSPC in self.steps)
-            return [*edits, p.ACCEPT], TOLD_ACCEPTED
+            held = [] if outcome.rcpts is None else [
+                p.DeleteRecipient(wire) for rcpt, wire in self.rcpt_args.items() if rcpt not in outcome.rcpts]
+            return [*edits, *held, p.ACCEPT], TOLD_ACCEPTED
         assert outcome.reply is not None
         if outcome.kind is Kind.QUARANTINE:
             return [p.DISCARD], outcome.reply

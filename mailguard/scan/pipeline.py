@@ -139,6 +139,22 @@ class Pipeline:
         verdict = decide(list(symbols), self.thresholds)
         return verdict if verdict.forced is Action.REJECT else None
 
+    def amended(self, verdict: Verdict, policy: str, extra: Iterable[Symbol]) -> Verdict:
+        """`verdict` with symbols the flow adds after the checks (the ad ledger's), rescored as a
+        check's would be, and decided again by the message's thresholds."""
+        symbols = [*verdict.symbols, *(self._rescored(s) for s in extra)]
+        thresholds = self.policy_thresholds.get(policy, self.thresholds)
+        return dataclasses.replace(decide(symbols, thresholds, verdict.queue_id), headers=verdict.headers)
+
+    def score_of(self, name: str) -> float:
+        """The score a symbol emitted outside a check gets by default: the rules' [scores], else
+        its spec's (mailguard symbols). 0 for a name nobody declares."""
+        if self.rules is not None and name in self.rules.scores:
+            return self.rules.scores[name]
+        from mailguard.checks.symbols import default_score  # the specs import this module
+
+        return default_score(name)
+
     def _rescored(self, sym: Symbol) -> Symbol:
         if sym.neutral:
             return sym

@@ -67,6 +67,7 @@ class ProxySession(SMTP):
         self._refusal = ""  # the 421 this client gets instead of a greeting
         self._client_name: asyncio.Future[ClientName] | None = None
         self._junk = 0  # junk commands since the last message
+        self._params: dict[str, list[str]] = {}  # ESMTP parameters of the transaction: "" MAIL's, then each RCPT's
         self._data_bytes = 0  # bytes of the message being read or worked on, in state's budget
         self._faults_logged: set[str] = set()  # one log line per kind of fault per session
 
@@ -387,6 +388,7 @@ class ProxySession(SMTP):
             reply = failure.reply
         if reply.ok:
             await self.flow.mail(address, "SMTPUTF8" in named)
+            self._params = {"": params}
         await self.push(str(reply))
 
     async def smtp_RCPT(self, arg: Optional[str]) -> None:
@@ -420,6 +422,7 @@ class ProxySession(SMTP):
             reply = failure.reply
         if reply.ok:
             self.flow.accepted(address)
+            self._params[address] = params
         await self.push(str(reply))
 
     async def smtp_RSET(self, arg: str) -> None:
@@ -588,7 +591,9 @@ class ProxySession(SMTP):
             assert reply is not None
         else:
             try:
-                reply = await self.downstream.data(outgoing(raw, outcome, self.runtime.config.authserv_id))
+                reply = await self._narrow_to(txn.sender, outcome.rcpts)
+                if reply is None:
+                    reply = await self.downstream.data(outgoing(raw, outcome, self.runtime.config.authserv_id))
             except Exception:
                 log.exception("%s internal error while relaying", outcome.ctx.facts.queue_id if outcome.ctx else "")
                 self.downstream.close()
@@ -602,6 +607,28 @@ class ProxySession(SMTP):
                  verdict.action.value if verdict else "none", verdict.score if verdict else 0.0,
                  (scanned - started) * 1000, (finished - started) * 1000, str(reply).replace("\r\n", " / "))
         return outcome, reply
+
+
+    async def _narrow_to(self, sender: str, rcpts: tuple[str, ...] | None) -> Reply | None:
+        """When the flow delivers to some of the recipients only (an ad held for the others), the
+        downstream's transaction is begun again with those: None when it took them all, else the
+        4xx the client gets (it sends again; nothing was delivered)."""
+        if rcpts is None:
+            return None
+        await self.downstream.rset()
+        try:
+            reply = await self.downstream.mail(self.client, self.runtime.config.relay.mode, sender, self._params[""])
+            for rcpt in rcpts if reply.ok else ():
+                reply = await self.downstream.rcpt(rcpt, self._params.get(rcpt, []))
+                if not reply.ok:
+                    break
+        except DownstreamFailure as failure:
+            reply = failure.reply
+        if reply.ok:
+            return None
+        log.warning("downstream refused the narrowed transaction: %s %s", reply.code, reply.text)
+        await self.downstream.rset()
+        return Reply(451, "4.3.0 Temporary failure while relaying the message, try again later")
 
 
 def _printable(value: str | None) -> str | None:

@@ -83,7 +83,16 @@ async def _v4_advertising(db: aiosqlite.Connection) -> None:
                      "PRIMARY KEY (recipient, advertiser))")
 
 
-MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_quarantine_added_headers, _v3_learned, _v4_advertising)
+async def _v5_unsubscribe_addresses(db: aiosqlite.Connection) -> None:
+    # The mailto: addresses of the List-Unsubscribe of ads delivered, per recipient
+    # (store/refusals.py): a message the recipient later sends there refuses that advertiser.
+    await db.execute("CREATE TABLE ad_unsubscribe (address TEXT NOT NULL, recipient TEXT NOT NULL, "
+                     "advertiser TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (address, recipient))")
+    await db.execute("CREATE INDEX ad_unsubscribe_by_at ON ad_unsubscribe (at)")
+
+
+MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_quarantine_added_headers, _v3_learned, _v4_advertising,
+                                _v5_unsubscribe_addresses)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

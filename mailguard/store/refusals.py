@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 Source = Literal["command", "report", "unsubscribe"]
+UNSUBSCRIBE_DAYS = 400  # how long the unsubscribe address of a delivered ad is remembered
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,11 @@ class RefusalsPort(Protocol):
 
     async def refusals(self, recipient: str | None = None) -> list[Refusal]:
         """All refusals (of one recipient), oldest first."""
+
+    async def remember_unsubscribe(self, address: str, recipient: str, advertiser: str, at: float) -> None:
+        """An ad of `advertiser` reached `recipient` with `mailto:address` in its List-Unsubscribe
+        (the newest ad wins; kept UNSUBSCRIBE_DAYS). Not durable at return, like history."""
+
+    async def unsubscribe_advertiser(self, address: str, recipient: str) -> str | None:
+        """The advertiser whose ad gave `recipient` the unsubscribe address `address`, if any: a
+        message the recipient sends there (outbound mode) is their refusal (source "unsubscribe")."""

@@ -33,7 +33,7 @@ from mailguard.store.migrations import (
 from mailguard.store.base import DuplicateId, StoreError
 from mailguard.store.ledger import PENDING_SECONDS, WINDOW_SECONDS, LedgerEntry, Slot
 from mailguard.store.records import MessageRecord, QuarantineEntry, SymbolRecord
-from mailguard.store.refusals import Refusal
+from mailguard.store.refusals import UNSUBSCRIBE_DAYS, Refusal
 
 BUSY_TIMEOUT_MS = 5000
 # WAL files are reused, not shrunk: without a limit one 40 MB quarantined message would leave a
@@ -387,9 +387,28 @@ class SqliteStore:
         with self._failing("purging the advertising ledger"):
             async with self._transaction(write=True) as db:
                 cursor = await db.execute("DELETE FROM ad_ledger WHERE at < ?", (cutoff,))
-                return cursor.rowcount
+                dropped = cursor.rowcount
+                kept_from = cutoff + WINDOW_SECONDS + PENDING_SECONDS - UNSUBSCRIBE_DAYS * 86400
+                cursor = await db.execute("DELETE FROM ad_unsubscribe WHERE at < ?", (kept_from,))
+                return dropped + cursor.rowcount
 
     # --- refusals (refusals.py) ---------------------------------------------------------------
+
+    async def remember_unsubscribe(self, address: str, recipient: str, advertiser: str, at: float) -> None:
+        with self._failing(f"remembering the unsubscribe address {address!r}"):
+            async with self._transaction(write=True) as db:
+                await db.execute(
+                    "INSERT INTO ad_unsubscribe (address, recipient, advertiser, at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (address, recipient) DO UPDATE SET advertiser = excluded.advertiser, at = excluded.at",
+                    (_text(address), _text(recipient), _text(advertiser), at))
+
+    async def unsubscribe_advertiser(self, address: str, recipient: str) -> str | None:
+        with self._failing(f"reading the unsubscribe address {address!r}"):
+            async with self._transaction(write=False) as db:
+                rows = await db.execute_fetchall(
+                    "SELECT advertiser FROM ad_unsubscribe WHERE address = ? AND recipient = ?",
+                    (_text(address), _text(recipient)))
+        return rows[0][0] if rows else None
 
     async def add_refusal(self, refusal: Refusal) -> bool:
         """Durable on return (synchronous=FULL for the commit, as quarantine writes)."""

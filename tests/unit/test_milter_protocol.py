@@ -30,10 +30,10 @@ def test_negotiation_takes_what_we_want_of_what_is_offered():
     assert offer == p.OptNeg(6, p.Action(POSTFIX_ACTIONS), p.Step(POSTFIX_V6_STEPS))
     answer = p.negotiate(offer)
     assert answer.version == 6
-    assert answer.actions == p.Action.ADDHDRS | p.Action.CHGHDRS
+    assert answer.actions == p.Action.ADDHDRS | p.Action.CHGHDRS | p.Action.DELRCPT  # DELRCPT: ads held per recipient
     assert p.Step.HDR_LEADSPC in answer.steps and p.Step.NR_HDR in answer.steps
     assert p.Step.NOHDRS not in answer.steps and p.Step.NOBODY not in answer.steps
-    assert p.encode(answer) == packet(b"O", struct.pack("!III", 6, 0x11, int(answer.steps)))
+    assert p.encode(answer) == packet(b"O", struct.pack("!III", 6, 0x19, int(answer.steps)))
 
 
 def test_negotiation_with_an_older_mta_asks_only_for_what_it_knows():

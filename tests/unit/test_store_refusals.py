@@ -110,3 +110,21 @@ def test_an_unknown_source_is_refused_by_the_schema(tmp_path):
             assert await store.refusals() == []
 
     run(go())
+
+
+def test_unsubscribe_addresses_are_kept_per_recipient_newest_ad_winning_then_purged(tmp_path):
+    from mailguard.store.refusals import UNSUBSCRIBE_DAYS
+
+    async def go():
+        async with SqliteStore(tmp_path / DB_NAME) as store:
+            await store.remember_unsubscribe("unsub@esp.vn", BOB, "shop.vn", T0)
+            await store.remember_unsubscribe("unsub@esp.vn", BOB, "news.vn", T0 + 10)
+            await store.remember_unsubscribe("unsub@esp.vn", CAROL, "shop.vn", T0)
+            assert await store.unsubscribe_advertiser("unsub@esp.vn", BOB) == "news.vn"
+            assert await store.unsubscribe_advertiser("unsub@esp.vn", CAROL) == "shop.vn"
+            assert await store.unsubscribe_advertiser("other@esp.vn", BOB) is None
+            await store.purge_ledger(now=T0 + 5 + UNSUBSCRIBE_DAYS * 86400)
+            assert await store.unsubscribe_advertiser("unsub@esp.vn", CAROL) is None  # older than kept
+            assert await store.unsubscribe_advertiser("unsub@esp.vn", BOB) == "news.vn"
+
+    run(go())
