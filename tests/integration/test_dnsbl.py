@@ -17,6 +17,7 @@ from mailguard.dnsbl.zones import Zone, ZoneHealth
 from mailguard.dnsresolver import Resolver
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import ScanContext
+from mailguard.scan.verdict import merge_symbols
 from realservers import TEST_DOMAIN
 
 import ipaddress
@@ -68,10 +69,12 @@ def run(dns_address: str, zones, client: str | None = "198.51.100.1", raw: bytes
     async def go():
         resolver = Resolver.from_settings(DnsSettings(servers=(dns_address,), timeout=1.0))
         cfg = DnsblSettings(budget_ms=budget_ms, zone=tuple(zones), **settings)
-        check = DnsblCheck(cfg, tuple(Zone.compile(z) for z in zones), resolver,
-                           health or ZoneHealth.for_settings(cfg), trusted)
+        compiled, health_ = tuple(Zone.compile(z) for z in zones), health or ZoneHealth.for_settings(cfg)
         facts = MessageFacts(ClientFacts(ip=client), "a@sender.example", ("b@example.org",), "Q")
-        return {s.name: s for s in await check(ScanContext(facts, raw or message()))}
+        symbols = []  # both stages, as the pipeline runs them: the client at connect, the rest at DATA
+        for stage, ctx in (("connect", ScanContext(facts, b"")), ("data", ScanContext(facts, raw or message()))):
+            symbols += await DnsblCheck(cfg, compiled, resolver, health_, trusted, stage=stage)(ctx)
+        return {s.name: s for s in merge_symbols(symbols)}
 
     return asyncio.run(go())
 
