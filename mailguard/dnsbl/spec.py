@@ -93,7 +93,7 @@ def zone_symbols(settings: DnsblSettings) -> Iterator[SymbolSpec]:
                              + _REFUSES * zone.refuses(zone.symbol))
 
 
-_REFUSES = "; the client address refused at RCPT"
+_REFUSES = "; a listed client is refused at RCPT"
 
 
 
