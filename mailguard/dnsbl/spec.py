@@ -78,6 +78,9 @@ CONNECT = Stage("DNSBL_CONNECT", "connect")
 DATA = Stage("DNSBL")
 
 
+_REFUSES = "; a listed client is refused at RCPT"  # in the description of a refusing symbol
+
+
 def zone_symbols(settings: DnsblSettings) -> Iterator[SymbolSpec]:
     """The symbols of hits, as the zones' codes name them."""
     for zone in settings.zone:
@@ -91,10 +94,6 @@ def zone_symbols(settings: DnsblSettings) -> Iterator[SymbolSpec]:
         if zone.symbol:
             yield SymbolSpec(zone.symbol, zone.score, f"listed in {zone.zone} (an answer no code names)"
                              + _REFUSES * zone.refuses(zone.symbol))
-
-
-_REFUSES = "; a listed client is refused at RCPT"
-
 
 
 def validate(settings: DnsblSettings, fail: Fail) -> None:

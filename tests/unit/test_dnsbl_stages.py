@@ -200,6 +200,20 @@ def test_a_new_client_by_xforward_is_looked_up_and_the_old_answer_goes():
     asyncio.run(go())
 
 
+def test_a_resting_zone_is_named_once_though_both_stages_skip_it():
+    async def go():
+        flow, resolver = flow_for(ZONES, "192.0.2.97")
+        health = flow.services.pipeline.checks[0].run.health
+        for _ in range(health.limit):
+            health.failed("score.test")
+        flow.connected()
+        reply, outcome = await message(flow)
+        assert reply is None and outcome.verdict.symbol("RBL_ZONE_DOWN").detail == "zone=score.test"
+        assert outcome.verdict.symbol("SCORE_SPAM") is None and resolver.count("97.2.0.192") == 1
+
+    asyncio.run(go())
+
+
 def test_offline_leaves_both_stages_out():
     cfg = config.from_text(ZONES)
     names = {(c.name, c.phase) for c in build_checks(cfg)}
