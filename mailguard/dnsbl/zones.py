@@ -17,12 +17,17 @@ class Zone:
     bitmask: bool
     default: tuple[str, float] | None
     blocked: tuple[ipaddress.IPv4Network, ...]
+    spec: DnsblZone = DnsblZone()  # as configured: whether a client listing refuses (reject)
 
     @classmethod
     def compile(cls, spec: DnsblZone) -> Zone:
         return cls(spec.zone.rstrip(".").lower(), spec.kind, tuple(parse_code(c, spec.bitmask) for c in spec.codes),
                    spec.bitmask, (spec.symbol, spec.score) if spec.symbol else None,
-                   tuple(parse_blocked(b) for b in spec.blocked))
+                   tuple(parse_blocked(b) for b in spec.blocked), spec)
+
+    def refuses(self, symbol: str) -> bool:
+        """A listing of the client address giving `symbol` refuses the client at RCPT."""
+        return self.spec.refuses(symbol)
 
     def meaning(self, answers: tuple[str, ...]) -> AnswerMeaning:
         return meaning(answers, self.rules, self.bitmask, self.blocked, self.default)

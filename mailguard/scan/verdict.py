@@ -67,14 +67,16 @@ class Verdict:
 
 
 def merge_symbols(symbols: list[Symbol]) -> tuple[Symbol, ...]:
-    """One symbol per name: scores of repeats are not added twice, details are joined."""
+    """One symbol per name: scores of repeats are not added twice, details are joined (a part
+    already there is not repeated: two stages of one check may both say `zone=x`)."""
     by_name: dict[str, Symbol] = {}
     for sym in symbols:
         prior = by_name.get(sym.name)
         if prior is None:
             by_name[sym.name] = sym
             continue
-        detail = "; ".join(d for d in (prior.detail, sym.detail) if d)
+        parts = prior.detail.split("; ") if prior.detail else []
+        detail = "; ".join([*parts, *(p for p in (sym.detail.split("; ") if sym.detail else []) if p not in parts)])
         force = max((f for f in (prior.force, sym.force) if f), key=lambda a: a.strength, default=None)
         score = max(prior.score, sym.score, key=abs)
         by_name[sym.name] = Symbol(sym.name, score, detail, force, prior.description or sym.description)

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import smtplib
+import socket
+import subprocess
 import time
 import uuid
 
@@ -17,7 +20,9 @@ from mailguard.dnsbl.zones import Zone, ZoneHealth
 from mailguard.dnsresolver import Resolver
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import ScanContext
-from realservers import TEST_DOMAIN
+from mailguard.scan.verdict import merge_symbols
+from rawmilter import milter_connect, milter_negotiate, milter_packet, milter_response
+from realservers import TEST_DOMAIN, VENV_BIN, Mailguard, config_for, free_port, wait_for
 
 import ipaddress
 
@@ -68,10 +73,12 @@ def run(dns_address: str, zones, client: str | None = "198.51.100.1", raw: bytes
     async def go():
         resolver = Resolver.from_settings(DnsSettings(servers=(dns_address,), timeout=1.0))
         cfg = DnsblSettings(budget_ms=budget_ms, zone=tuple(zones), **settings)
-        check = DnsblCheck(cfg, tuple(Zone.compile(z) for z in zones), resolver,
-                           health or ZoneHealth.for_settings(cfg), trusted)
+        compiled, health_ = tuple(Zone.compile(z) for z in zones), health or ZoneHealth.for_settings(cfg)
         facts = MessageFacts(ClientFacts(ip=client), "a@sender.example", ("b@example.org",), "Q")
-        return {s.name: s for s in await check(ScanContext(facts, raw or message()))}
+        symbols = []  # both stages, as the pipeline runs them: the client at connect, the rest at DATA
+        for stage, ctx in (("connect", ScanContext(facts, b"")), ("data", ScanContext(facts, raw or message()))):
+            symbols += await DnsblCheck(cfg, compiled, resolver, health_, trusted, stage=stage)(ctx)
+        return {s.name: s for s in merge_symbols(symbols)}
 
     return asyncio.run(go())
 
@@ -213,3 +220,138 @@ def test_the_first_untrusted_received_hop_is_asked_when_enabled(dns):
     inside = (ipaddress.ip_network("10.0.0.0/8"),)
     got = run(dns.address, [IP_ZONE], client="10.0.0.9", raw=raw, received_hop=True, trusted=inside)
     assert set(got) == {"BL_SPAM"} and "hop=192.0.2.99" in got["BL_SPAM"].detail  # not the forged hop below
+
+
+# --- the client's lookup at connect, and refusing at RCPT -----------------------------------
+# TTL 0, so that mailguard's resolver keeps no answer: every lookup reaches the server and
+# DnsServer.queries_for counts them all.
+CONNECT_RECORDS = [
+    "99.2.0.192.refuse.test. 0 IN A 127.0.0.2",  # 192.0.2.99: listed where a listing refuses
+    "97.2.0.192.score.test. 0 IN A 127.0.0.2",  # 192.0.2.97: listed where a listing only scores
+]
+CONNECT_ZONES = [{"zone": "refuse.test", "kind": "ip", "codes": ["127.0.0.2=REFUSE_SPAM:3.0"], "reject": True},
+                 {"zone": "score.test", "kind": "ip", "codes": ["127.0.0.2=SCORE_SPAM:2.5"]}]
+
+
+def asked(dns, ip: str) -> dict[str, int]:
+    """How often each test zone was asked about `ip` so far."""
+    return {zone: dns.queries_for(ip_query(ipaddress.ip_address(ip), zone)) for zone in ("refuse.test", "score.test")}
+
+
+def test_a_listed_client_of_a_reject_zone_is_refused_at_rcpt_and_never_reaches_postfix(postfix, start_mailguard,
+                                                                                       start_dns):
+    dns = start_dns(CONNECT_RECORDS)
+    mg = start_mailguard(postfix.port, dns={"servers": [dns.address]}, dnsbl={"zone": CONNECT_ZONES},
+                         relay={"mode": "behind"}, server={"trusted_networks": ["127.0.0.0/8"]})
+    refused_tag, tag = uuid.uuid4().hex, uuid.uuid4().hex
+    with smtplib.SMTP("127.0.0.1", mg.port, timeout=60) as s:
+        s.ehlo("postfix.before.filter")
+        assert s.docmd("XFORWARD", "ADDR=192.0.2.99 PROTO=ESMTP")[0] == 250
+        assert s.mail("a@outside.example")[0] == 250
+        for rcpt in (f"user@{TEST_DOMAIN}", f"other@{TEST_DOMAIN}"):
+            assert s.rcpt(rcpt) == (550, b"5.7.1 Recipient refused by policy (REFUSE_SPAM)")
+        assert s.docmd("DATA")[0] in (503, 554)  # no recipient: no message
+        s.rset()
+        # the next transaction of the connection comes from another client: it is looked up
+        assert s.docmd("XFORWARD", "ADDR=192.0.2.97 PROTO=ESMTP")[0] == 250
+        assert s.mail("a@outside.example")[0] == 250
+        assert s.rcpt(f"user@{TEST_DOMAIN}")[0] == 250  # listed where it only scores
+        assert s.data(f"Subject: {tag}\r\n\r\nhello\r\n".encode())[0] == 250
+    delivered = postfix.wait_delivered("user", lambda b: tag.encode() in b).read_bytes().replace(b"\n\t", b" ")
+    assert b"SCORE_SPAM" in delivered and b"REFUSE_SPAM" not in delivered  # scored at DATA
+    # Postfix delivered the later message: the refused one would have been there before it
+    assert not any(refused_tag.encode() in p.read_bytes() for user in ("user", "other")
+                   for p in postfix.delivered(user))
+    assert asked(dns, "192.0.2.99") == {"refuse.test": 1, "score.test": 1}
+    assert asked(dns, "192.0.2.97") == {"refuse.test": 1, "score.test": 1}  # once: not again at DATA
+
+
+def test_the_client_lookup_starts_at_connect_and_a_reject_listing_refuses_at_rcpt(tmp_path, start_dns):
+    """In milter mode Postfix names the client at CONNECT: its lookups are answered before MAIL."""
+    dns = start_dns(CONNECT_RECORDS)
+    mg = Mailguard(tmp_path / "mg", config_for(free_port(), server={"listen": ""}, milter={"listen": "127.0.0.1:0"},
+                                                dns={"servers": [dns.address]}, dnsbl={"zone": CONNECT_ZONES})).start()
+    try:
+        with socket.create_connection(("127.0.0.1", mg.milter_port), timeout=30) as conn:
+            milter_negotiate(conn)
+            milter_connect(conn, "192.0.2.99")
+            conn.sendall(milter_packet(b"H", b"client.example\x00"))  # no reply: NR_HELO
+            wait_for(lambda: asked(dns, "192.0.2.99") == {"refuse.test": 1, "score.test": 1}, 10,
+                     what="the client's lookups, before MAIL")
+            conn.sendall(milter_packet(b"M", b"<a@outside.example>\x00"))
+            assert milter_response(conn) == b"c"
+            for rcpt in (b"user", b"other"):
+                conn.sendall(milter_packet(b"R", b"<" + rcpt + f"@{TEST_DOMAIN}>\x00".encode()))
+                assert milter_response(conn) == b"y550 5.7.1 Recipient refused by policy (REFUSE_SPAM)\x00"
+        assert asked(dns, "192.0.2.99") == {"refuse.test": 1, "score.test": 1}
+    finally:
+        assert mg.stop() == 0
+
+
+def milter_message(conn: socket.socket, tag: str) -> list[bytes]:
+    """One message after CONNECT and HELO: MAIL, RCPT, a header, the body, the end; the
+    responses to the end of the message (header edits, then ACCEPT)."""
+    conn.sendall(milter_packet(b"M", b"<a@outside.example>\x00"))
+    assert milter_response(conn) == b"c"
+    conn.sendall(milter_packet(b"R", f"<user@{TEST_DOMAIN}>\x00".encode()))
+    assert milter_response(conn) == b"c"  # a listing without reject never refuses
+    conn.sendall(milter_packet(b"L", f"Subject\x00 {tag}\x00".encode()) + milter_packet(b"N"))
+    assert milter_response(conn) == b"c"
+    conn.sendall(milter_packet(b"B", b"hello\r\n"))
+    assert milter_response(conn) == b"c"
+    conn.sendall(milter_packet(b"E"))
+    responses = []
+    while not responses or responses[-1][:1] not in (b"a", b"c", b"y", b"d", b"r", b"t", b""):
+        responses.append(milter_response(conn))
+    return responses
+
+
+def test_the_client_is_looked_up_once_per_connection_and_a_listing_without_reject_scores_at_data(tmp_path,
+                                                                                              start_dns):
+    dns = start_dns(CONNECT_RECORDS)
+    mg = Mailguard(tmp_path / "mg", config_for(free_port(), server={"listen": ""}, milter={"listen": "127.0.0.1:0"},
+                                                dns={"servers": [dns.address]}, dnsbl={"zone": CONNECT_ZONES})).start()
+    try:
+        with socket.create_connection(("127.0.0.1", mg.milter_port), timeout=30) as conn:
+            milter_negotiate(conn)
+            milter_connect(conn, "192.0.2.97")
+            conn.sendall(milter_packet(b"H", b"client.example\x00"))
+            wait_for(lambda: asked(dns, "192.0.2.97") == {"refuse.test": 1, "score.test": 1}, 10,
+                     what="the client's lookups, before MAIL")
+            for _ in range(2):  # two messages on the connection
+                responses = milter_message(conn, uuid.uuid4().hex)
+                assert responses[-1] == b"a"
+                symbols = [r for r in responses if r[:1] == b"i" and b"X-Mailguard-Symbols\x00" in r]
+                assert len(symbols) == 1 and b"SCORE_SPAM(2.50)" in symbols[0], responses
+        # asked at CONNECT, never again: neither at DATA nor for the second message
+        assert asked(dns, "192.0.2.97") == {"refuse.test": 1, "score.test": 1}
+    finally:
+        assert mg.stop() == 0
+
+
+def test_scan_runs_the_connect_stage_with_client_ip_and_offline_leaves_both_out(tmp_path, start_dns):
+    dns = start_dns(CONNECT_RECORDS + [a("listed-link.test.dbl.test", "127.0.1.2")])
+    zones = CONNECT_ZONES + [{"zone": "dbl.test", "kind": "domain", "codes": ["127.0.1.2=DBL_T_SPAM:5.0"]}]
+    cfg = tmp_path / "mailguard.toml"
+    cfg.write_text(config_for(free_port(), dns={"servers": [dns.address]}, dnsbl={"zone": zones}))
+    path = tmp_path / "m.eml"
+    path.write_bytes(b"From: a@outside.example\r\nSubject: x\r\n\r\nsee http://listed-link.test/\r\n")
+
+    def scan(*args: str) -> tuple[dict, str]:
+        res = subprocess.run([VENV_BIN / "mailguard", "scan", "--json", "--config", cfg, "--state-dir",
+                              tmp_path / "state", *args, str(path)], capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout), res.stderr
+
+    got, _ = scan("--client-ip", "192.0.2.97", "--rcpt", f"user@{TEST_DOMAIN}")
+    assert {"SCORE_SPAM", "DBL_T_SPAM"} <= set(got["symbols"]) and got["forced"] is None
+    assert "ip=192.0.2.97" in got["symbols"]["SCORE_SPAM"]["detail"]
+    got, _ = scan("--client-ip", "192.0.2.99", "--rcpt", f"user@{TEST_DOMAIN}")
+    assert got["action"] == "reject" and got["forced"] == "reject" and "REFUSE_SPAM" in got["symbols"]
+    got, _ = scan("--client-ip", "192.0.2.99")  # no recipient to refuse: the whole message is scanned
+    assert {"REFUSE_SPAM", "DBL_T_SPAM"} <= set(got["symbols"]) and got["forced"] == "reject"
+    before = asked(dns, "192.0.2.99")
+    got, err = scan("--offline", "--client-ip", "192.0.2.99", "--rcpt", f"user@{TEST_DOMAIN}")
+    assert "offline: skipped" in err and "DNSBL" in err
+    assert not {"REFUSE_SPAM", "SCORE_SPAM", "DBL_T_SPAM"} & set(got["symbols"]) and got["forced"] is None
+    assert asked(dns, "192.0.2.99") == before

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mailguard.milter.protocol import MAX_PACKET
+from rawmilter import milter_connect, milter_negotiate, milter_packet, milter_response
 from realservers import CORPORA, TEST_DOMAIN, VENV_BIN, Mailguard, Postfix, config_for, free_port, wait_for
 from rulestools import SPAMTRAP_RULE
 
@@ -240,25 +241,10 @@ def test_mailguard_stopped_means_postfix_tempfails(setup):
     setup.postfix.wait_delivered("user", lambda b: tag.encode() in b)
 
 
-def milter_packet(letter: bytes, data: bytes = b"") -> bytes:
-    return struct.pack("!I", 1 + len(data)) + letter + data
-
-
-def milter_response(conn: socket.socket) -> bytes:
-    """One response packet (letter and data), b"" once the connection is closed."""
-    head = conn.recv(4, socket.MSG_WAITALL)
-    if len(head) < 4:
-        return b""
-    (length,) = struct.unpack("!I", head)
-    return conn.recv(length, socket.MSG_WAITALL)
-
-
 def milter_envelope(conn: socket.socket, rcpt: str = f"user@{TEST_DOMAIN}") -> None:
     """Negotiation, CONNECT, HELO, MAIL, RCPT as Postfix sends them, each answered CONTINUE."""
-    conn.sendall(milter_packet(b"O", struct.pack("!III", 6, 0x1FF, 0x1FFFFF)))
-    assert milter_response(conn)[:1] == b"O"
-    conn.sendall(milter_packet(b"C", b"[192.0.2.7]\x004" + struct.pack("!H", 40000) + b"192.0.2.7\x00"))
-    assert milter_response(conn) == b"c"
+    milter_negotiate(conn)
+    milter_connect(conn, "192.0.2.7")
     conn.sendall(milter_packet(b"H", b"client.example\x00"))  # no reply: NR_HELO
     conn.sendall(milter_packet(b"M", b"<a@outside.example>\x00"))
     assert milter_response(conn) == b"c"
