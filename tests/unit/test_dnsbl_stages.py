@@ -17,6 +17,7 @@ from mailguard.flow import Kind, MessageFlow, ScanServices
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import Pipeline, ScanContext
 from mailguard.scan.verdict import Action
+from mailguard.smtp.replies import Reply
 
 ZONES = '''
 [dnsbl]
@@ -90,7 +91,7 @@ async def message(flow: MessageFlow, rcpt: str = "user@test.example", raw: bytes
         return reply, None
     flow.accepted(rcpt)
     outcome = await flow.data(raw)
-    flow.finished(outcome, outcome.reply)
+    flow.finished(outcome, outcome.reply or Reply(250, "2.0.0 Ok: queued"))  # DELIVER: the downstream's 250
     return None, outcome
 
 
