@@ -131,3 +131,20 @@ def test_early_phase_checks_reject_at_rcpt_and_count_in_the_final_verdict():
     verdict = asyncio.run(run())
     assert {s.name for s in verdict.symbols} == {"RCPT_SEEN", "BODY"}  # data phase ran only data checks
     assert verdict.score == 3.0
+
+
+@pytest.mark.parametrize("raw, block", [
+    (b"A: 1\r\nB: 2\r\n\r\nbody\r\n", b"A: 1\r\nB: 2\r\n"),
+    (b"A: 1\nB: 2\n\nbody\n", b"A: 1\nB: 2\n"),
+    (b"A: 1\n\r\nbody\r\n\r\nmore", b"A: 1\n"),  # LF then a CR LF empty line
+    (b"A: 1\r\n\nbody", b"A: 1\r\n"),
+    (b"A: 1\nB: 2\n\nbody\r\n\r\nX-Spam-Flag: YES\r\n", b"A: 1\nB: 2\n"),  # the first empty line, whatever its ends
+    (b"\r\nbody\r\n\r\n", b""),
+    (b"A: 1\r\nno empty line\r\n", b"A: 1\r\nno empty line\r\n"),
+])
+def test_one_header_block_end_for_every_reader(raw, block):
+    from mailguard.auth.dkim_keys import header_block
+
+    assert headers.split_header_block(raw) == (block, raw[len(block):])
+    assert headers.header_block_end(raw) == len(block) and header_block(raw) == block
+    assert headers.header_block_end(b"A: 1\r\n\r\nbody", 4) == 4  # none within the limit: the limit
