@@ -12,20 +12,28 @@ import ipaddress
 import os
 import re
 import socket
-import tomllib
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NoReturn, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, NoReturn, get_type_hints
 
 from mailguard.checks.spec import CheckSpec
 from mailguard.checks.specs import SPECS
+from mailguard.tomlschema import KeyPath, Problem, Problems, build
 
 DEFAULT_CONFIG_PATHS = (Path("/etc/mailguard/mailguard.toml"),)
 
 
 class ConfigError(Exception):
     """A config file that cannot be used; the message names file, key and line."""
+
+    problems: tuple[Problem, ...] = ()
+
+    @classmethod
+    def of(cls, problems: Problems) -> ConfigError:
+        """The error of every problem found (one line each)."""
+        error = cls(str(problems))
+        error.problems = tuple(problems)
+        return error
 
 
 @dataclass(frozen=True)
@@ -163,7 +171,7 @@ class Config:
     dns: DnsSettings = field(default_factory=DnsSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     milter: MilterSettings = field(default_factory=MilterSettings)
-    source: str = "<defaults>"  # the file this came from
+    source: str = field(default="<defaults>", metadata={"toml": False})  # the file this came from
 
     @property
     def listen(self) -> HostPort:
@@ -243,89 +251,29 @@ Config = _with_check_sections(Config, SPECS)
 SECTIONS: dict[str, type] = {
     name: hint for name, hint in get_type_hints(Config).items() if name != "source"
 }
+# Keys whose value is a path relative to the config file, as key paths without indices.
 PATH_KEYS = {("store", "state_dir"), ("server", "tls_cert"), ("server", "tls_key")} | {
-    (f"{spec.section}.{table}" if table else spec.section, key)
-    for spec in SPECS for table, _, key in (path.rpartition(".") for path in spec.path_keys)}
-
-
-def _line_of(text: str, section: str, key: str | None) -> int | None:
-    """Best-effort line number of `[section]` or of `key` inside it (tomllib gives none)."""
-    current = ""
-    header = re.compile(r"^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]")
-    for number, line in enumerate(text.splitlines(), start=1):
-        m = header.match(line)
-        if m:
-            current = m.group(1)
-            if key is None and current == section:
-                return number
-            continue
-        if key is not None and current == section and re.match(rf"^\s*{re.escape(key)}\s*=", line):
-            return number
-    return None
-
-
-def _check_type(value: Any, expected: Any) -> Any:
-    """Value converted to the field's type, or raise TypeError with what was wanted."""
-    origin = get_origin(expected)
-    if origin in (Union, types.UnionType) and type(None) in get_args(expected):  # X | None: unset is None
-        (inner,) = [a for a in get_args(expected) if a is not type(None)]
-        return _check_type(value, inner)
-    if origin in (Union, types.UnionType):  # int | Literal["unlimited"]: the first that fits
-        wanted = []
-        for option in get_args(expected):
-            try:
-                return _check_type(value, option)
-            except TypeError as exc:
-                wanted.append(str(exc))
-        raise TypeError(" or ".join(wanted))
-    if origin is Literal:
-        if value not in get_args(expected):
-            raise TypeError("one of " + ", ".join(repr(a) for a in get_args(expected)))
-        return value
-    if origin is tuple:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise TypeError("a list of strings")
-        return tuple(value)
-    if expected is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError("a number")
-        return float(value)
-    if expected is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError("a whole number")
-        return value
-    if expected is bool:
-        if not isinstance(value, bool):
-            raise TypeError("true or false")
-        return value
-    if expected is str:
-        if not isinstance(value, str):
-            raise TypeError("a string")
-        return value
-    raise TypeError(f"unsupported type {expected!r}")  # pragma: no cover - programming error
+    (spec.section, *path.split(".")) for spec in SPECS for path in spec.path_keys}
 
 
 @dataclass(frozen=True)
 class Fail:
-    """How validation reports a problem: a ConfigError naming file, line, section and key."""
+    """How a check spec's validation reports a problem: a ConfigError naming file, line, section
+    and key (through the file's collector, tomlschema.Problems)."""
 
-    where: str
-    text: str
+    problems: Problems
 
     def __call__(self, section: str, key: str, message: str) -> NoReturn:
-        raise ConfigError(f"{self._at(_line_of(self.text, section, key))}: [{section}] {key}: {message}")
+        self.problems.add((*section.split("."), key), message)
+        raise ConfigError.of(self.problems)
 
     def item(self, table: str, index: int, key: str, message: str) -> NoReturn:
         """For a key of the index-th table of an array of tables (`[[dnsbl.zone]]`)."""
-        line = _line_of_item(self.text, table, index, key)
-        raise ConfigError(f"{self._at(line)}: [[{table}]] #{index + 1} {key}: {message}")
-
-    def _at(self, line: int | None) -> str:
-        return f"{self.where}:{line}" if line else self.where
+        self.problems.add((*table.split("."), index, key), message)
+        raise ConfigError.of(self.problems)
 
 
-def _validate(cfg: Config, where: str, text: str) -> None:
-    fail = Fail(where, text)
+def _validate(cfg: Config, fail: Fail) -> None:
     for section, key in (("server", "listen"), ("relay", "downstream"), ("milter", "listen")):
         value = getattr(getattr(cfg, section), key)
         if not value and section != "relay":  # an empty listen: that listener is off
@@ -404,86 +352,25 @@ def _validate(cfg: Config, where: str, text: str) -> None:
         fail("server", "log_level", "one of debug, info, warning, error")
 
 
-def _line_of_item(text: str, table: str, index: int, key: str | None) -> int | None:
-    """Line of `key` in the index-th `[[table]]` of an array of tables (or of its header)."""
-    header = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
-    seen = -1
-    inside = False
-    for number, line in enumerate(text.splitlines(), start=1):
-        if header.match(line):
-            seen += 1
-            inside = seen == index
-            if inside and key is None:
-                return number
-            continue
-        if re.match(r"^\s*\[", line):
-            inside = False
-        elif inside and key is not None and re.match(rf"^\s*{re.escape(key)}\s*=", line):
-            return number
-    return None
-
-
-def _build(cls: type, value: dict, label: str, where: str, text: str, base_dir: Path | None, locate) -> Any:
-    """A settings dataclass from a TOML table; `label` names it in errors ("dnsbl", "dnsbl.zone #2")."""
-    hints = get_type_hints(cls)
-    table, _, number = label.partition(" #")
-    shown = f"[[{table}]] #{number}" if number else f"[{label}]"
-    kwargs: dict[str, Any] = {}
-    for key, raw in value.items():
-        line = locate(key)
-        loc = f"{where}:{line}" if line else where
-        if key not in hints:
-            raise ConfigError(f"{loc}: {shown} {key}: unknown key")
-        item_cls = _table_array_item(hints[key])
-        if item_cls is not None:
-            if not isinstance(raw, list) or not all(isinstance(v, dict) for v in raw):
-                raise ConfigError(f"{loc}: {shown} {key}: expected tables ([[{label}.{key}]]), got {raw!r}")
-            table = f"{label}.{key}"
-            kwargs[key] = tuple(
-                _build(item_cls, item, f"{table} #{i + 1}", where, text, base_dir,
-                       lambda k, table=table, i=i: _line_of_item(text, table, i, k))
-                for i, item in enumerate(raw))
-            continue
-        try:
-            converted = _check_type(raw, hints[key])
-        except TypeError as exc:
-            raise ConfigError(f"{loc}: {shown} {key}: expected {exc}, got {raw!r}") from None
-        if (table, key) in PATH_KEYS and converted and base_dir is not None:
-            converted = str((base_dir / os.path.expanduser(converted)).resolve())
-        kwargs[key] = converted
-    return cls(**kwargs)
-
-
-def _table_array_item(hint: Any) -> type | None:
-    """X when the hint is tuple[X, ...] of a dataclass X (an array of tables), else None."""
-    if get_origin(hint) is tuple:
-        args = get_args(hint)
-        if args and dataclasses.is_dataclass(args[0]):
-            return args[0]
-    return None
-
-
 def from_text(text: str, where: str = "<config>", base_dir: Path | None = None) -> Config:
     """Parse and validate config text; relative paths are taken from `base_dir`."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        loc = f"{where}:{m.group(1)}" if m else where
-        raise ConfigError(f"{loc}: TOML syntax error: {exc}") from None
-    sections: dict[str, Any] = {}
-    for name, value in data.items():
-        if name not in SECTIONS:
-            line = _line_of(text, name, None)
-            loc = f"{where}:{line}" if line else where
-            known = ", ".join(f"[{s}]" for s in SECTIONS)
-            raise ConfigError(f"{loc}: unknown section [{name}] (known: {known})")
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: {name} must be a section ([{name}])")
-        sections[name] = _build(SECTIONS[name], value, name, where, text, base_dir,
-                                lambda key, name=name: _line_of(text, name, key))
-    cfg = Config(**sections, source=where)
-    _validate(cfg, where, text)
+    problems = Problems(where)
+    data = problems.parse(text)
+    if data is None:
+        raise ConfigError.of(problems)
+
+    def resolve(path: KeyPath, value: Any) -> Any:
+        if value and base_dir is not None and tuple(p for p in path if isinstance(p, str)) in PATH_KEYS:
+            return str((base_dir / os.path.expanduser(value)).resolve())
+        return value
+
+    known = ", ".join(f"[{s}]" for s in SECTIONS)
+    cfg = build(Config, data, problems, convert=resolve,
+                unknown=lambda name: f"unknown section [{name}] (known: {known})")
+    if problems:  # every wrong key and type of the file at once
+        raise ConfigError.of(problems)
+    cfg = dataclasses.replace(cfg, source=where)
+    _validate(cfg, Fail(problems))
     return cfg
 
 
@@ -496,12 +383,10 @@ def load(path: str | os.PathLike[str] | None) -> Config:
             return Config()
         path = candidates[0]
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{p}: not UTF-8 text: {exc}") from None
+    problems = Problems(str(p))
+    text = problems.read(p)
+    if text is None:
+        raise ConfigError.of(problems)
     return from_text(text, where=str(p), base_dir=p.resolve().parent)
 
 

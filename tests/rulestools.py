@@ -1,7 +1,6 @@
 """Helpers for the rules tests: rule folders written by the test, and scans through them."""
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from mailguard.config import Config
@@ -11,6 +10,7 @@ from mailguard.rules.spec import RulesSettings
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import Check, Pipeline
 from mailguard.scan.verdict import Symbol
+from scantools import scan_verdict
 
 # An envelope rule refusing one recipient at RCPT (the early refusal of the proxy and milter tests).
 SPAMTRAP_RULE = '''[[rule]]
@@ -62,7 +62,7 @@ def scan(rules: RuleSet, raw: bytes, *checks: Check, facts: MessageFacts = FACTS
 
     rules_check = Check("RULES", RulesCheck(Book(), lists or LocalLists(ListsSettings())), budget=5.0)
     pipeline = Pipeline((rules_check, *checks), Config().actions, deadline=10.0, rules=rules)
-    return asyncio.run(pipeline.scan(facts, raw))
+    return scan_verdict(pipeline, facts, raw)
 
 
 def site_config(site: Path, **sections) -> Config:

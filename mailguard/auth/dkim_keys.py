@@ -22,6 +22,7 @@ from dkim.util import InvalidTagValueList, parse_tag_value
 
 from mailguard.dnsresolver import DnsTempError, Resolver
 from mailguard.dnsresolver.answer import normalize_name
+from mailguard.scan.headers import split_header_block
 
 # Caps on the work a hostile message can ask for. Each signature costs a DNS lookup and a pass
 # of canonicalization and hashing over the whole body. Worse, a few of dkimpy's steps are
@@ -44,7 +45,6 @@ MAX_RELAXED_BODY_COST = 50_000_000
 BLANK_RUN = 64
 
 _BYTES_REPR = re.compile(r"b'([^']*)'")
-_EMPTY_LINE = re.compile(rb"\n\r?\n")
 # A field: its name, and its value with every continuation line (each branch consumes a line
 # end, so the match is linear).
 _FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.MULTILINE)
@@ -151,10 +151,7 @@ def dkimpy_message(raw: bytes, make: Callable[[bytes], V]) -> tuple[V | None, st
 
 def header_block(raw: bytes) -> bytes:
     """The header fields of a message: up to the first empty line, as dkimpy reads it."""
-    if raw.startswith((b"\n", b"\r\n")):
-        return b""
-    end = _EMPTY_LINE.search(raw)
-    return raw if end is None else raw[:end.start() + 1]
+    return split_header_block(raw)[0]
 
 
 def lenient_headers(raw: bytes) -> list[tuple[bytes, bytes]]:

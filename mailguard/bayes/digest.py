@@ -13,19 +13,11 @@ from __future__ import annotations
 import hashlib
 import re
 
+from mailguard.scan.headers import split_header_block
 from mailguard.scan.message import ParsedMessage
 
 _SPACE = re.compile(r"\s+")
 _TRAILING = re.compile(rb"[ \t\r]+$", re.M)
-
-
-def _header_block_end(raw: bytes) -> int:
-    """Offset of the body: after the first empty line (the whole message is headers without one)."""
-    ends = [(pos, len(sep)) for sep in (b"\r\n\r\n", b"\n\n") if (pos := raw.find(sep)) >= 0]
-    if not ends:
-        return len(raw)
-    pos, length = min(ends)
-    return pos + length
 
 
 def message_digest(raw: bytes, message: ParsedMessage | None = None) -> str:
@@ -35,5 +27,7 @@ def message_digest(raw: bytes, message: ParsedMessage | None = None) -> str:
         value = _SPACE.sub(" ", msg.header(name) or "").strip()
         h.update(f"{name}:{value}\n".encode("utf-8", "surrogatepass"))
     h.update(b"\n")
-    h.update(_TRAILING.sub(b"", raw[_header_block_end(raw):].replace(b"\r\n", b"\n")))
+    _, body = split_header_block(raw)
+    body = body[2:] if body.startswith(b"\r\n") else body[1:]  # after the empty line
+    h.update(_TRAILING.sub(b"", body.replace(b"\r\n", b"\n")))
     return h.hexdigest()

@@ -131,10 +131,6 @@ class Learner:
                     known[d] = label
         return known
 
-    @property
-    def dirty(self) -> bool:
-        return bool(self._pending)
-
     async def save(self) -> None:
         """Write the model (atomically), then record the learnt digests in the store."""
         if not self._pending:

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from mailguard.scan.pipeline import PHASES, Check, CheckFunction
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # config.py imports the specs; only annotations (strings here) name these
     from mailguard.checks.registry import CheckServices
     from mailguard.config import Config, Fail
+
+    Build = Callable[[Config, CheckServices, bool], Sequence[Check]]  # (config, services, offline)
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,6 @@ class Stage:
 
     def check(self, run: CheckFunction, budget: float) -> Check:
         return Check(self.name, run, budget, self.phase)
-
-
-Build = Callable[["Config", "CheckServices", bool], Sequence[Check]]  # (config, services, offline)
 
 
 def _no_validation(settings: Any, fail: Fail) -> None:

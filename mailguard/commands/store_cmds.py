@@ -53,12 +53,20 @@ def parse_since(text: str | None) -> float | None:
     return when.timestamp()
 
 
-async def _with_store(cfg: Config, work: Callable[[Store], Awaitable[int]]) -> int:
-    store = await backends.open(cfg)
+def _with_store(cfg: Config, work: Callable[[Store], Awaitable[int]]) -> int:
+    """work(store) on the configured store, closed after it; a store that fails is exit 1."""
+    async def run() -> int:
+        store = await backends.open(cfg)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
     try:
-        return await work(store)
-    finally:
-        await store.close()
+        return asyncio.run(run())
+    except StoreError as exc:
+        print(f"mailguard: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
 
 
 def run_quarantine(args: argparse.Namespace, cfg: Config) -> int:
@@ -94,11 +102,7 @@ def run_quarantine(args: argparse.Namespace, cfg: Config) -> int:
         print(f"released {args.id}", file=sys.stderr)
         return EXIT_OK
 
-    try:
-        return asyncio.run(_with_store(cfg, work))
-    except StoreError as exc:
-        print(f"mailguard: {exc}", file=sys.stderr)
-        return EXIT_PROBLEMS
+    return _with_store(cfg, work)
 
 
 def run_history(args: argparse.Namespace, cfg: Config) -> int:
@@ -113,8 +117,4 @@ def run_history(args: argparse.Namespace, cfg: Config) -> int:
             print(record_json(record) if args.json else record_line(record))
         return EXIT_OK
 
-    try:
-        return asyncio.run(_with_store(cfg, work))
-    except StoreError as exc:
-        print(f"mailguard: {exc}", file=sys.stderr)
-        return EXIT_PROBLEMS
+    return _with_store(cfg, work)

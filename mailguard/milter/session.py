@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from mailguard.flow import Kind, MessageFlow, Outcome
+from mailguard.inflight import MessageBuffer
 from mailguard.ipaddrs import plain_ip
 from mailguard.milter import protocol as p
 from mailguard.milter.edits import header_edits
@@ -38,40 +39,16 @@ _NO_REPLY_STEP = {p.Connect: p.Step.NR_CONN, p.Helo: p.Step.NR_HELO, p.Mail: p.S
 
 
 @dataclass
-class MessageBytes:
+class MessageBytes(MessageBuffer):
     """The message rebuilt from HEADER/EOH/BODY events, bounded by size and by the server's
-    budget of bytes in flight."""
+    budget of bytes in flight; the header fields as Postfix gave them."""
 
-    limit: int
-    take: Callable[[int], bool]  # ServerState.take_bytes
-    give_back: Callable[[int], None]
-    raw: bytearray = field(default_factory=bytearray)
     fields: list[tuple[bytes, bytes]] = field(default_factory=list)
-    held: int = 0
-    refusal: Reply | None = None  # once set, nothing more is kept
-
-    def add(self, piece: bytes) -> Reply | None:
-        if self.refusal is None:
-            if len(self.raw) + len(piece) > self.limit:
-                self.refusal = Reply(552, f"5.3.4 Error: message size exceeds fixed limit of {self.limit} bytes")
-            elif not self.take(len(piece)):
-                self.refusal = Reply(452, "4.3.1 Insufficient system resources, try again later")
-            else:
-                self.held += len(piece)
-                self.raw += piece
-                return None
-            self.release()
-        return self.refusal
 
     def header(self, name: bytes, value: bytes, leading_space: bool) -> Reply | None:
         self.fields.append((name, value))
         value = value if leading_space else b" " + value
         return self.add(name + b":" + value.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") + b"\r\n")
-
-    def release(self) -> None:
-        self.give_back(self.held)
-        self.held = 0
-        self.raw = bytearray()
 
 
 class MilterSession:
@@ -259,8 +236,7 @@ class MilterSession:
 
     def _message(self) -> MessageBytes:
         if self.message is None:
-            self.message = MessageBytes(self.runtime.config.server.max_message_size, self.state.take_bytes,
-                                        self.state.give_back)
+            self.message = MessageBytes(self.state.inflight, self.runtime.config.server.max_message_size)
         return self.message
 
     def _end_message(self) -> None:
@@ -277,7 +253,7 @@ class MilterSession:
             if flow is not None:
                 flow.reset()
             return [_reply(refusal)]
-        raw = bytes(message.raw)
+        raw = message.contents()
         started = time.perf_counter()
         self.busy = True
         try:

@@ -21,16 +21,25 @@ OWN_PREFIXES = ("x-mailguard-",)
 _FIELD_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
 
 
+_EMPTY_LINE = re.compile(rb"\n\r?\n")
+
+
+def header_block_end(raw: bytes, limit: int | None = None) -> int:
+    """The length of the header block with its last line end: where the empty line that ends
+    it starts, as dkimpy and the email parser find it (a line end followed at once by another,
+    LF or CR LF, mixed too). 0 when the message starts with an empty line; `limit` (default: the
+    whole message) when none comes before it."""
+    end = len(raw) if limit is None else limit
+    if raw.startswith((b"\r\n", b"\n")):
+        return 0
+    m = _EMPTY_LINE.search(raw, 0, end)
+    return m.start() + 1 if m else end
+
+
 def split_header_block(raw: bytes) -> tuple[bytes, bytes]:
     """(header block including its final line end, the rest: blank line + body)."""
-    if raw.startswith((b"\r\n", b"\n")):
-        return b"", raw
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        pos = raw.find(sep)
-        if pos >= 0:
-            half = len(sep) // 2
-            return raw[: pos + half], raw[pos + half:]
-    return raw, b""
+    end = header_block_end(raw)
+    return raw[:end], raw[end:]
 
 
 def header_fields(block: bytes) -> list[bytes]:
@@ -156,11 +165,6 @@ def header_block(raw: bytes, headers: list[str]) -> bytes:
     if first_eol > 0 and raw[first_eol - 1:first_eol] != b"\r":
         text = text.replace("\r\n", "\n")
     return text.encode("utf-8", "surrogateescape")
-
-
-def prepend(raw: bytes, headers: list[str]) -> bytes:
-    """Headers (str, CRLF line ends) before the raw message, in the message's own line ends."""
-    return header_block(raw, headers) + raw
 
 
 def added_fields(verdict: Verdict, authserv_id: str, extra_headers: list[str]) -> tuple[str, ...]:

@@ -38,7 +38,8 @@ from mailguard.scan.charsets import guess_decode, decode_bytes
 from mailguard.scan.encoded_words import INVISIBLE, cut_mark_runs, decode_header_value
 from mailguard.scan.html_text import html_to_text
 from mailguard.scan.links import Link, LinkCollector
-from mailguard.scan.mime_parse import header_block_end, parse_bounded
+from mailguard.scan.headers import header_block_end
+from mailguard.scan.mime_parse import parse_bounded
 from mailguard.scan.problems import (
     MIME_BAD_ADDRESS_HEADER, MIME_BAD_BASE64, MIME_BAD_CHARSET, MIME_CHARSET_MISMATCH, MIME_DEFECT,
     MIME_NUL_BYTES, MIME_PARSE_ERROR, MIME_TOO_DEEP, MIME_TOO_MANY_LINKS, MIME_TOO_MANY_PARTS,

@@ -11,6 +11,7 @@ from mailguard.scan.caps import (
     FEED_CHUNK, HEADER_LINE_COST, MAX_DEPTH, MAX_HEADERS, MAX_HEADER_CHARS, MAX_LINE, MAX_PARAMS,
     MAX_PARAM_HEADER_CHARS, MAX_PARSED_OBJECTS, MAX_PARSE_BYTES, MAX_PARSE_LINES
 )
+from mailguard.scan.headers import header_block_end
 from mailguard.scan.problems import (
     MIME_HEADER_DEFECT, MIME_LONG_HEADER, MIME_TOO_MANY_HEADERS, MIME_TOO_MANY_PARTS, MIME_TRUNCATED,
     Problem
@@ -92,11 +93,6 @@ class _BoundedMessage(Message):
                 elif clipped is None:
                     state.problems.append(Problem(MIME_HEADER_DEFECT, f"{name}: empty parameters"))
         return super().set_raw(name, value)
-
-
-def header_block_end(raw: bytes, limit: int) -> int:
-    ends = [pos for pos in (raw.find(b"\n\n", 0, limit), raw.find(b"\r\n\r\n", 0, limit)) if pos >= 0]
-    return min(ends) if ends else limit
 
 
 def parse_bounded(raw: bytes) -> tuple[Message, _ParseState, str | None]:

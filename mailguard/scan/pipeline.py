@@ -105,17 +105,6 @@ class Pipeline:
     rules: SymbolRules | None = None
     policy_thresholds: Mapping[str, ActionSettings] = field(default_factory=dict)  # by policy group
 
-    async def scan(self, facts: MessageFacts, raw: bytes) -> Verdict:
-        """Every phase at once, as `mailguard scan` needs (the session runs them as SMTP goes)."""
-        early: list[Symbol] = []
-        for phase in ("connect", "mail"):
-            if self.has_phase(phase):
-                early += await self.run_phase(phase, facts)
-        if self.has_phase("rcpt"):
-            for rcpt in facts.rcpts:
-                early += await self.run_phase("rcpt", dataclasses.replace(facts, rcpts=(rcpt,)))
-        return await self.evaluate(ScanContext(facts, raw), early)
-
     async def evaluate(self, ctx: ScanContext, early: Iterable[Symbol] = ()) -> Verdict:
         """The verdict of the data-phase checks together with the symbols of earlier phases."""
         output = await self.run_checks(ctx, "data")

@@ -24,10 +24,6 @@ class Reply:
     def ok(self) -> bool:
         return 200 <= self.code < 300
 
-    @property
-    def transient(self) -> bool:
-        return 400 <= self.code < 500
-
     def wire_lines(self) -> list[str]:
         lines = self.text.split("\n") if self.text else [""]
         last = len(lines) - 1

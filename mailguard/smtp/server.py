@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from mailguard import memory
+from mailguard.inflight import Budget
 from mailguard.config import Config, ConfigError, HostPort, ServerSettings
 from mailguard.dnsresolver import Resolver
 from mailguard.ipaddrs import in_networks
@@ -86,10 +87,8 @@ class ServerState:
     per_ip: int = 1 << 30
     per_net: int = 1 << 30
     exceptions: tuple = ()
-    max_bytes_in_flight: int = 1 << 62
     sessions: set = field(default_factory=set)
     shutting_down: bool = False
-    bytes_in_flight: int = 0
     # End of DATA → downstream's final reply, seconds, for the messages relayed (bounded).
     relay_latency: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200_000))
     internal_errors: RateLimit = field(default_factory=lambda: RateLimit(every=10.0, burst=5))
@@ -97,13 +96,23 @@ class ServerState:
     background: set = field(default_factory=set)
     _clients: collections.Counter = field(default_factory=collections.Counter)
     _keys: dict = field(default_factory=dict)  # session → the counter keys it holds
+    # The message bytes all sessions hold ([server] max_bytes_in_flight); after the last of a
+    # burst is given back, memory is trimmed.
+    inflight: Budget = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.inflight = Budget(on_empty=self._trim)
+
+    def _trim(self) -> None:
+        if self.trims.allow():
+            memory.trim()
 
     def configure(self, server: ServerSettings, exceptions: tuple) -> None:
         self.max_connections = server.max_connections
         self.per_ip = server.max_connections_per_ip
         self.per_net = server.max_connections_per_net
         self.exceptions = exceptions
-        self.max_bytes_in_flight = server.max_bytes_in_flight
+        self.inflight.limit = server.max_bytes_in_flight
 
     def spawn(self, coro) -> None:
         """Run `coro` detached from any session (kept referenced until it ends)."""
@@ -138,27 +147,6 @@ class ServerState:
             self._clients[key] -= 1
             if not self._clients[key]:
                 del self._clients[key]
-
-    def over_budget(self) -> bool:
-        return self.bytes_in_flight >= self.max_bytes_in_flight
-
-    def has_room(self, n: int) -> bool:
-        return self.bytes_in_flight + n <= self.max_bytes_in_flight
-
-    def give_back(self, n: int) -> None:
-        """n bytes a session held are free; after the last of a burst, memory is trimmed."""
-        if not n:
-            return
-        self.bytes_in_flight -= n
-        if not self.bytes_in_flight and self.trims.allow():
-            memory.trim()
-
-    def take_bytes(self, n: int) -> bool:
-        """Count n more bytes held by a session, if the budget has room for them."""
-        if not self.has_room(n):
-            return False
-        self.bytes_in_flight += n
-        return True
 
 
 def _client_keys(ip: str | None) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from aiosmtpd.smtp import SMTP
 
 from mailguard.dnsresolver.reverse import ClientName, verified_client_name
 from mailguard.flow import Kind, MessageFlow, Outcome, outgoing
+from mailguard.inflight import OVER_BUDGET, MessageBuffer
 from mailguard.ipaddrs import in_networks, plain_ip
 from mailguard.scan.facts import ClientFacts
 from mailguard.smtp import helo as helo_names
@@ -68,7 +69,7 @@ class ProxySession(SMTP):
         self._client_name: asyncio.Future[ClientName] | None = None
         self._junk = 0  # junk commands since the last message
         self._params: dict[str, list[str]] = {}  # ESMTP parameters of the transaction: "" MAIL's, then each RCPT's
-        self._data_bytes = 0  # bytes of the message being read or worked on, in state's budget
+        self._data: MessageBuffer | None = None  # the message being read or worked on, in state's budget
         self._faults_logged: set[str] = set()  # one log line per kind of fault per session
 
     @property
@@ -371,8 +372,8 @@ class ProxySession(SMTP):
             if self.data_size_limit and int(size) > self.data_size_limit:
                 await self.push("552 5.3.4 Message size exceeds fixed limit")
                 return
-            if not self.state.has_room(int(size)):
-                await self.push("452 4.3.1 Insufficient system resources, try again later")
+            if not self.state.inflight.has_room(int(size)):
+                await self.push(str(OVER_BUDGET))
                 return
         if "RET" in named and named["RET"].upper() not in ("FULL", "HDRS"):
             await self.push("501 5.5.4 Bad RET parameter")
@@ -486,8 +487,8 @@ class ProxySession(SMTP):
         if not self.txn.rcpts:
             await self.push("554 5.5.1 Error: no valid recipients")
             return
-        if self.state.over_budget():
-            await self.push("452 4.3.1 Insufficient system resources, try again later")
+        if self.state.inflight.full():
+            await self.push(str(OVER_BUDGET))
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         raw, problem = await self._read_data()
@@ -496,7 +497,7 @@ class ProxySession(SMTP):
             await self._end_transaction()
             await self.push(problem)
             return
-        log.debug("%s DATA read: %d bytes (%d in flight)", self.client.ip, len(raw), self.state.bytes_in_flight)
+        log.debug("%s DATA read: %d bytes (%d in flight)", self.client.ip, len(raw), self.state.inflight.held)
         self.busy = True
         self._suspend_timeout()  # RFC 5321 §4.5.3.2.6: the client waits for us now, not we for it
         try:
@@ -514,8 +515,9 @@ class ProxySession(SMTP):
         await self._close_if_shutting_down()
 
     def _give_back_data(self) -> None:
-        self.state.give_back(self._data_bytes)
-        self._data_bytes = 0
+        if self._data is not None:
+            self._data.release()
+            self._data = None
 
     async def _read_data(self) -> tuple[bytes, str]:
         """The message (dot-unstuffed) and '' — or b'' and the error reply once the dot came.
@@ -524,13 +526,11 @@ class ProxySession(SMTP):
         pieces; a piece that does not start a line is never taken for the end (a "." left at
         the end of a long line's first piece must not end the message and let the rest be read
         as commands)."""
-        limit = self.data_size_limit or 0
+        self._give_back_data()
+        self._data = data = MessageBuffer(self.state.inflight, self.data_size_limit or 0)
         max_line = self.runtime.config.server.max_line_length + 2
         data_timeout = self.runtime.config.server.data_timeout
-        message = bytearray()
-        size = 0
         since_reset = 0
-        too_big = too_long = over_budget = False
         at_line_start = True
         line_length = 0
         self._reset_timeout(data_timeout)
@@ -549,33 +549,16 @@ class ProxySession(SMTP):
             if at_line_start and piece[:1] == b".":
                 piece = piece[1:]
             at_line_start = line_ends
-            size += len(piece)
             since_reset += len(piece)
             if since_reset > 65536:
                 self._reset_timeout(data_timeout)
                 since_reset = 0
-            if too_big or too_long or over_budget:
-                continue
-            if limit and size > limit:
-                too_big = True
-            elif line_length > max_line:
-                too_long = True
-            elif not self.state.take_bytes(len(piece)):
-                over_budget = True
-            else:
-                self._data_bytes += len(piece)
-                message += piece
-                continue
-            message = bytearray()  # refused: keep nothing more of it
-            self._give_back_data()
+            data.add(piece, Reply(552, f"5.3.4 Error: message line longer than {max_line - 2} bytes")
+                     if line_length > max_line else None)
         self._reset_timeout()
-        if too_big:
-            return b"", f"552 5.3.4 Error: message size exceeds fixed limit of {limit} bytes"
-        if too_long:
-            return b"", f"552 5.3.4 Error: message line longer than {max_line - 2} bytes"
-        if over_budget:
-            return b"", "452 4.3.1 Insufficient system resources, try again later"
-        return bytes(message), ""
+        if data.refusal is not None:
+            return b"", str(data.refusal)
+        return data.contents(), ""
 
     async def _deliver(self, raw: bytes) -> tuple[Outcome, Reply]:
         """The flow's outcome and the answer to give: only a real downstream 250 or a durable

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import unicodedata
 
 import pytest
 
 from mailguard import config as config_mod
 from mailguard.advertising.check import AdvertisingCheck, in_scope
-from mailguard.advertising.detect import detect
 from mailguard.advertising.findings import AdFindings
 from mailguard.advertising.label import read_label
 from mailguard.advertising.spec import SYMBOLS, AdvertisingSettings
@@ -21,9 +19,7 @@ from mailguard.checks.registry import CheckServices
 from mailguard.commands.symbols_cmd import listing
 from mailguard.config import ActionSettings, Config, ConfigError
 from mailguard.scan.facts import ClientFacts, MessageFacts
-from mailguard.scan.message import ParsedMessage
 from mailguard.scan.pipeline import CheckOutput, Pipeline, ScanContext
-from mailguard.scan.verdict import Symbol
 from rulestools import load, write_rules
 
 AD_BODY = ("Tuần này Mây Việt giảm giá đến 50% cho toàn bộ áo khoác. Áo khoác dạ chỉ còn 599.000đ.\n"

@@ -23,6 +23,7 @@ from mailguard.store.backends import DB_NAME
 from mailguard.store.sqlite import SqliteStore
 
 from bayestools import BITS, msg, saved_model
+from scantools import scan_verdict
 FACTS = MessageFacts(client=ClientFacts(ip="192.0.2.1"), mail_from="a@example.com", rcpts=("b@example.org",),
                      queue_id="t1")
 
@@ -169,7 +170,7 @@ def test_pipeline_runs_bayes_offline_from_the_state_dir(tmp_path):
     services = CheckServices.for_config(cfg)
     try:
         pipeline = build_pipeline(cfg, offline=True, services=services)
-        verdict = run(pipeline.scan(FACTS, msg(900, True)))
+        verdict = scan_verdict(pipeline, FACTS, msg(900, True))
     finally:
         services.close()
     assert verdict.symbol("BAYES_SPAM") is not None

@@ -6,7 +6,6 @@ raise (CHECK_ERROR_*) or overrun its budget (CHECK_TIMEOUT_*). Derandomized: the
 every run, so a failure replays."""
 from __future__ import annotations
 
-import asyncio
 import base64
 import quopri
 
@@ -15,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from offline import FACTS, broken_symbols, offline_config, offline_pipeline
+from scantools import scan_verdict
 
 pytestmark = pytest.mark.reliability
 
@@ -96,7 +96,7 @@ def pipeline(tmp_path_factory):
 
 
 def assert_scanned_cleanly(pipeline, raw: bytes) -> None:
-    verdict = asyncio.run(pipeline.scan(FACTS, raw))
+    verdict = scan_verdict(pipeline, FACTS, raw)
     assert not broken_symbols(s.name for s in verdict.symbols), [s.name for s in verdict.symbols]
 
 

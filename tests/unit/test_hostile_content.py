@@ -3,7 +3,6 @@ corpus mail with one hostile piece added scores (nearly) as it does without it, 
 itself shows as a MIME_* problem, and no check raises."""
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import re
@@ -15,6 +14,7 @@ from mailguard.lists.spec import ListFile, ListsSettings
 from mailguard.scan.verdict import Action
 from offline import FACTS, broken_symbols, offline_config, offline_pipeline
 from realservers import CORPORA
+from scantools import scan_verdict
 
 pytestmark = pytest.mark.reliability
 
@@ -33,7 +33,7 @@ def pipeline(tmp_path):
 
 
 def scan(pipeline, raw: bytes):
-    return asyncio.run(pipeline.scan(FACTS, raw))
+    return scan_verdict(pipeline, FACTS, raw)
 
 
 @pytest.mark.parametrize("charset", [b"idna", b"undefined", b"punycode", b"rot13", b"base64_codec",

@@ -5,12 +5,12 @@ speed test; the parse, which runs in whichever check reads the message first, co
 the MIME check's)."""
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
 from hostile import cost, hostile_messages
 from offline import FACTS, broken_symbols, offline_config, offline_pipeline
+from scantools import scan_verdict
 
 pytestmark = pytest.mark.reliability
 
@@ -25,7 +25,7 @@ def pipeline(tmp_path_factory):
 @pytest.mark.parametrize("name", MESSAGES)
 def test_a_hostile_message_costs_each_check_a_bounded_time(pipeline, name):
     raw = MESSAGES[name]
-    verdict = asyncio.run(pipeline.scan(FACTS, raw))
+    verdict = scan_verdict(pipeline, FACTS, raw)
     names = [s.name for s in verdict.symbols]
     assert not broken_symbols(names), names
     budgets = {check.name: check.budget for check in pipeline.checks}
@@ -36,7 +36,7 @@ def test_a_hostile_message_costs_each_check_a_bounded_time(pipeline, name):
 
 @pytest.mark.parametrize("name", [n for n in MESSAGES if n.startswith("marks:")])
 def test_runs_of_combining_marks_are_cut_and_said(pipeline, name):
-    verdict = asyncio.run(pipeline.scan(FACTS, MESSAGES[name]))
+    verdict = scan_verdict(pipeline, FACTS, MESSAGES[name])
     names = {s.name: s.score for s in verdict.symbols}
     if "Vietnamese" in name:  # two marks per letter: real text, untouched
         assert "MIME_COMBINING_RUN" not in names

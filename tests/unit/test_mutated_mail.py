@@ -10,6 +10,7 @@ import random
 
 from offline import FACTS, broken_symbols, offline_config, offline_pipeline
 from realservers import CORPORA
+from scantools import scan_async
 
 INSERTS = [b"\x00", b"\r", b"\n\n", b"=?utf-8?b?", b"=?gb2312?q?=A1", b'<a href="', b"<!--", b"--",
            b"\xe1\xba", b"\xff\xfe", b"Content-Type: multipart/mixed; boundary=x\r\n", b"http://",
@@ -42,7 +43,7 @@ def test_damaged_corpus_mail_never_breaks_a_check(tmp_path):
         pipeline = offline_pipeline(config)
         broken, bayes_seen = [], 0
         for n in range(400):
-            verdict = await pipeline.scan(FACTS, damaged(rng.choice(sources).read_bytes(), rng))
+            verdict = await scan_async(pipeline, FACTS, damaged(rng.choice(sources).read_bytes(), rng))
             names = [s.name for s in verdict.symbols]
             bayes_seen += any(name.startswith("BAYES_") for name in names)
             if bad := broken_symbols(names):

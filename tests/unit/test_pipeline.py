@@ -11,6 +11,7 @@ from mailguard.scan import headers
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import Check, Pipeline, ScanContext
 from mailguard.scan.verdict import Action, Symbol, decide
+from scantools import scan_verdict
 
 T = ActionSettings(add_header=5, rewrite_subject=8, quarantine=12, reject=15)
 FACTS = MessageFacts(ClientFacts(ip="192.0.2.7", helo="h.example"), "a@b.example", ("u@test.example",), "Q1")
@@ -59,7 +60,7 @@ def test_check_that_raises_or_hangs_yields_symbols_within_deadline():
     pipeline = Pipeline((Check("BOOM", boom, 1.0), Check("FOREVER", forever, 0.3),
                          Check("SLOW", slow, 60), Check("FINE", fine, 1.0)), T, deadline=0.6)
     started = time.monotonic()
-    verdict = asyncio.run(pipeline.scan(FACTS, b"Subject: x\r\n\r\nbody\r\n"))
+    verdict = scan_verdict(pipeline, FACTS, b"Subject: x\r\n\r\nbody\r\n")
     elapsed = time.monotonic() - started
     names = {s.name for s in verdict.symbols}
     assert {"CHECK_ERROR_BOOM", "CHECK_TIMEOUT_FOREVER", "CHECK_TIMEOUT_SLOW", "FINE"} <= names
@@ -78,7 +79,7 @@ def test_score_overrides_apply_to_any_symbol():
             return list(symbols)
 
     pipeline = Pipeline((Check("X", fine, 1.0),), T, deadline=1, rules=Overrides())
-    assert asyncio.run(pipeline.scan(FACTS, b"\r\n")).action is Action.ADD_HEADER
+    assert scan_verdict(pipeline, FACTS, b"\r\n").action is Action.ADD_HEADER
 
 
 def test_headers_in_spamassassin_format_and_forged_ones_stripped():
@@ -130,3 +131,20 @@ def test_early_phase_checks_reject_at_rcpt_and_count_in_the_final_verdict():
     verdict = asyncio.run(run())
     assert {s.name for s in verdict.symbols} == {"RCPT_SEEN", "BODY"}  # data phase ran only data checks
     assert verdict.score == 3.0
+
+
+@pytest.mark.parametrize("raw, block", [
+    (b"A: 1\r\nB: 2\r\n\r\nbody\r\n", b"A: 1\r\nB: 2\r\n"),
+    (b"A: 1\nB: 2\n\nbody\n", b"A: 1\nB: 2\n"),
+    (b"A: 1\n\r\nbody\r\n\r\nmore", b"A: 1\n"),  # LF then a CR LF empty line
+    (b"A: 1\r\n\nbody", b"A: 1\r\n"),
+    (b"A: 1\nB: 2\n\nbody\r\n\r\nX-Spam-Flag: YES\r\n", b"A: 1\nB: 2\n"),  # the first empty line, whatever its ends
+    (b"\r\nbody\r\n\r\n", b""),
+    (b"A: 1\r\nno empty line\r\n", b"A: 1\r\nno empty line\r\n"),
+])
+def test_one_header_block_end_for_every_reader(raw, block):
+    from mailguard.auth.dkim_keys import header_block
+
+    assert headers.split_header_block(raw) == (block, raw[len(block):])
+    assert headers.header_block_end(raw) == len(block) and header_block(raw) == block
+    assert headers.header_block_end(b"A: 1\r\n\r\nbody", 4) == 4  # none within the limit: the limit

@@ -2,7 +2,6 @@
 thresholds in the verdict (the SMTP side: test_rules_proxy.py)."""
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 import pytest
@@ -11,6 +10,7 @@ from mailguard import config
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import Check, Pipeline
 from mailguard.scan.verdict import Action, Symbol
+from scantools import scan_verdict
 
 GROUPS = '''
 [actions]
@@ -75,9 +75,10 @@ def test_the_group_thresholds_decide(tmp_path):
     pipeline = Pipeline((Check("X", four, 1.0),), cfg.actions, 5.0,
                         policy_thresholds={g.name: cfg.actions_for(g.name) for g in cfg.policy.group})
     facts = MessageFacts(ClientFacts(ip="192.0.2.1"), "a@b.example", ("u@shop.example",), "Q")
-    verdict = asyncio.run(pipeline.scan(dataclasses.replace(facts, policy="shop"), b"Subject: x\r\n\r\nx\r\n"))
+    verdict = scan_verdict(pipeline, facts, b"Subject: x\r\n\r\nx\r\n", cfg)  # the group of its recipient
     assert verdict.action is Action.REWRITE_SUBJECT and verdict.required == 3.0
-    verdict = asyncio.run(pipeline.scan(facts, b"Subject: x\r\n\r\nx\r\n"))  # no group: [actions]
+    facts = dataclasses.replace(facts, rcpts=("u@elsewhere.example",))
+    verdict = scan_verdict(pipeline, facts, b"Subject: x\r\n\r\nx\r\n", cfg)  # no group: [actions]
     assert verdict.action is Action.ACCEPT and verdict.required == 5.0
 
 

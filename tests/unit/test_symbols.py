@@ -2,7 +2,6 @@
 with its check, effective score (default → shipped rules → site [scores]) and description."""
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import subprocess
@@ -17,6 +16,7 @@ from mailguard.paths import shipped_rules_dir
 from offline import FACTS, offline_config, offline_pipeline
 from realservers import CORPORA, VENV_BIN
 from rulestools import load, write_rules
+from scantools import scan_verdict
 
 
 def symbols_json(tmp_path, config_text: str = "") -> dict[str, dict]:
@@ -106,7 +106,7 @@ def test_every_symbol_emitted_on_the_corpus_is_declared(tmp_path):
         paths += sorted(p for p in (corpus / folder).iterdir() if p.is_file())[:15]
     emitted: set[str] = set()
     for path in paths:
-        verdict = asyncio.run(pipeline.scan(FACTS, path.read_bytes()))
+        verdict = scan_verdict(pipeline, FACTS, path.read_bytes())
         emitted |= {s.name for s in verdict.symbols}
     declared = {s.name for s in listing(config, pipeline.rules.current)}
     assert emitted - declared == set()
