@@ -42,7 +42,7 @@ from mailguard.scan.pipeline import Pipeline, ScanContext
 from mailguard.scan.verdict import Action, Symbol, Verdict
 from mailguard.smtp.replies import Reply
 from mailguard.store.base import DuplicateId
-from mailguard.store.records import QuarantineEntry
+from mailguard.store.records import MessageRecord, QuarantineEntry, SymbolRecord
 from mailguard.store.refusals import Refusal
 from mailguard.store.summary import message_record
 
@@ -189,20 +189,49 @@ class MessageFlow:
             # One verdict per message: recipients of another policy group come in a new transaction.
             return Reply(452, "4.5.3 Too many recipients: this recipient's domain has another policy, "
                               "send it in a separate transaction")
-        refused = await self._refused_sender(address)
-        if refused is not None:
-            return refused
+        refused_ad = await self._refused_sender(address)
+        if refused_ad is not None:
+            reply, advertiser = refused_ad
+            self._record_refusal(address, [Symbol(ad_delivery.AFTER_REFUSAL, 0.0, f"refused {advertiser}")],
+                                 Action.REJECT, reply)
+            return reply
         facts = replace(self.facts((address,)), policy=group)
         symbols = await pipeline.run_phase("rcpt", facts) if pipeline.has_phase("rcpt") else []
         refused = pipeline.early_reject([*self.txn.early, *symbols]) if self.txn.early or symbols else None
         if refused is not None:  # decided before the message: SMTP can answer this recipient alone
             self.txn.refused = refused
             log.info("%s RCPT <%s> refused early: %s", self.client.ip, address, ", ".join(refused.reasons()))
-            return Reply(550, f"5.7.1 Recipient refused by policy ({', '.join(refused.reasons())})")
+            reply = Reply(550, f"5.7.1 Recipient refused by policy ({', '.join(refused.reasons())})")
+            self._record_refusal(address, list(refused.symbols), refused.action, reply, refused)
+            return reply
         self._pending_rcpt = (address, group, decree, symbols)
         return None
 
-    async def _refused_sender(self, address: str) -> Reply | None:
+    def _record_refusal(self, address: str, symbols: list[Symbol], action: Action, reply: Reply,
+                        verdict: Verdict | None = None) -> None:
+        """The history row of a recipient we refused at RCPT (CONTRACTS.md: one row per message
+        and per refusal, with the reply given): the envelope and why, no message."""
+        if not (self._record and self._spawn is not None and self.services.store is not None):
+            return
+        assert self.txn is not None
+        c = self.client
+        record = MessageRecord(
+            queue_id=new_queue_id(), time=time.time(), client_ip=c.ip, client_name=c.name, helo=c.helo,
+            mail_from=self.txn.sender, rcpts=(address,), message_id="", subject="", from_header="",
+            action=action.value, score=verdict.score if verdict else 0.0,
+            required=verdict.required if verdict else self.services.config.actions.add_header,
+            symbols=tuple(SymbolRecord(s.name, s.score, s.detail) for s in symbols), headers="", size=0,
+            outcome=str(reply).replace("\r\n", " "))
+        self._spawn(self._write_history(record))
+
+    async def _write_history(self, record: MessageRecord) -> None:
+        try:
+            async with asyncio.timeout(RECORD_TIMEOUT):
+                await self.services.store.record_history(record)
+        except Exception:
+            log.exception("%s could not write the history row", record.queue_id)
+
+    async def _refused_sender(self, address: str) -> tuple[Reply, str] | None:
         """Decree 91/2020 Art. 20(3): the recipient refused the envelope sender's domain as an
         advertiser, so its mail is refused here, for this recipient alone. (Refusals of another
         advertiser — an authenticated From domain — are known only after DATA.)"""
@@ -221,7 +250,7 @@ class MessageFlow:
         if not refused:
             return None
         log.info("%s RCPT <%s> refused: refused advertising from %s", self.client.ip, address, advertiser)
-        return Reply(550, f"5.7.1 <{address}> has refused advertising from {advertiser} (Decree 91/2020 Art. 20)")
+        return Reply(550, f"5.7.1 <{address}> has refused advertising from {advertiser} (Decree 91/2020 Art. 20)"), advertiser
 
     def accepted(self, address: str) -> None:
         """The downstream took the recipient that rcpt() let go on."""
@@ -407,11 +436,7 @@ class MessageFlow:
     async def _record_message(self, ctx: ScanContext, verdict: Verdict, outcome: str) -> None:
         """The history row and autolearn; a failure or a store that does not answer in time is
         logged, never turned into a second answer."""
-        try:
-            async with asyncio.timeout(RECORD_TIMEOUT):
-                await self.services.store.record_history(message_record(ctx, verdict, outcome))
-        except Exception:
-            log.exception("%s could not write the history row", ctx.facts.queue_id)
+        await self._write_history(message_record(ctx, verdict, outcome))
         if self.services.autolearn is not None:
             self.services.autolearn.consider(ctx.raw, verdict)
 

@@ -117,6 +117,10 @@ def test_a_refusal_of_the_envelope_domain_refuses_at_rcpt_and_others_still_get_i
             assert replies["User@Test.Example"].code == 550
             assert "Decree 91/2020 Art. 20" in replies["User@Test.Example"].text
             assert replies["other@test.example"] is None and outcome.kind is Kind.DELIVER
+            await svc.settle()
+            rows = await store.history()  # the refusal is in the history, with the reply given
+            assert [(r.rcpts, r.outcome[:9], r.symbols[0].name) for r in rows] == [
+                (("User@Test.Example",), "550 5.7.1", "AD_AFTER_REFUSAL")]
 
     asyncio.run(go())
 

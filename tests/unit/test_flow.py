@@ -56,3 +56,29 @@ def test_deliver_outcome_carries_our_fields_and_nothing_is_recorded_when_read_on
             assert await store.history() == [] and await store.quarantine_list() == []
 
     asyncio.run(go())
+
+
+def test_a_recipient_refused_at_rcpt_gets_a_history_row_with_the_reply(tmp_path):
+    from mailguard.scan.verdict import Action
+
+    async def go():
+        async with SqliteStore(tmp_path / DB_NAME) as store:
+            config = Config()
+
+            async def listed(ctx):
+                return [Symbol("TEST_LISTED", 0.0, "client listed", force=Action.REJECT)]
+
+            pipeline = Pipeline((Check("TEST", listed, budget=1.0, phase="rcpt"),), config.actions, deadline=5.0)
+            tasks = []
+            flow = MessageFlow(ScanServices(config, pipeline, store=store), ClientFacts(ip="192.0.2.7"),
+                               spawn=lambda coro: tasks.append(asyncio.ensure_future(coro)))
+            await flow.mail("a@outside.example", smtputf8=False)
+            reply = await flow.rcpt("user@test.example")
+            assert reply.code == 550 and "TEST_LISTED" in reply.text
+            await asyncio.gather(*tasks)
+            (row,) = await store.history()
+            assert row.rcpts == ("user@test.example",) and row.mail_from == "a@outside.example"
+            assert row.action == "reject" and row.outcome.startswith("550 5.7.1 Recipient refused by policy")
+            assert [s.name for s in row.symbols] == ["TEST_LISTED"] and row.client_ip == "192.0.2.7"
+
+    asyncio.run(go())
