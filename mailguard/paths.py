@@ -1,4 +1,5 @@
-"""Where an installed mailguard finds what it ships: the rules/ folder and the example config."""
+"""Where an installed mailguard finds what it ships: the rules/ folder (with the never-block
+list of spam reports) and the example config."""
 from __future__ import annotations
 
 import sysconfig
@@ -21,3 +22,8 @@ def shipped_rules_dir() -> Path:
 
 def example_config() -> Path:
     return _shipped("config.example.toml")
+
+
+def shipped_never_block() -> Path:
+    """The never-block list of spam reports ([reports] never_block = "" takes it)."""
+    return _shipped("rules") / "never-block.txt"

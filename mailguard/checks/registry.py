@@ -14,12 +14,15 @@ from mailguard.dnsresolver import Resolver
 from mailguard.lists.registry import LocalLists
 from mailguard.rules.book import RuleBook
 from mailguard.scan.pipeline import Check, Pipeline
+from mailguard.store.sources import SourcesPort
 
 
 @dataclass
 class CheckServices:
     """What checks share in a process: the DNS resolver (its cache and limits), the worker
-    threads for synchronous libraries, the health of blocklist zones, and the local lists.
+    threads for synchronous libraries, the health of blocklist zones, the local lists, and the
+    store's repeat sources (`sources`: set by the server, which opens the store; None without a
+    store, as in `mailguard scan`, and then the REPORTED_SOURCE check is not built).
     Kept across a reload unless their settings change; the lists are re-read on every reload
     (SIGHUP), keeping a list's last good contents when its file fails."""
 
@@ -32,6 +35,7 @@ class CheckServices:
     zone_health: ZoneHealth | None = None
     rules: RuleBook | None = None  # reloaded on SIGHUP and file change, keeping the last good set
     bayes: ModelHolder | None = None  # the content model; None when [bayes] is off
+    sources: SourcesPort | None = None  # the local block list of spam reports; None without a store
 
     @classmethod
     def for_config(cls, config: Config, previous: CheckServices | None = None) -> CheckServices:
@@ -47,7 +51,8 @@ class CheckServices:
         health = previous.zone_health if previous and previous.dnsbl == config.dnsbl else None
         return cls(config.dns, config.auth.threads, resolver, executor, lists, config.dnsbl,
                    health or ZoneHealth.for_settings(config.dnsbl), rules,
-                   _bayes_holder(config, previous.bayes if previous else None))
+                   _bayes_holder(config, previous.bayes if previous else None),
+                   previous.sources if previous else None)  # the store outlives a reload
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -9,6 +9,7 @@ from mailguard.checks import faults, gtube, mime
 from mailguard.checks.spec import CheckSpec
 from mailguard.dnsbl import spec as dnsbl
 from mailguard.lists import spec as lists
+from mailguard.reports import spec as reports
 from mailguard.rules import spec as rules
 
 SPECS: tuple[CheckSpec, ...] = (
@@ -19,6 +20,7 @@ SPECS: tuple[CheckSpec, ...] = (
     bayes.SPEC,
     auth.SPEC,
     advertising.SPEC,
+    reports.SPEC,
     dnsbl.SPEC,
     faults.SPEC,
 )

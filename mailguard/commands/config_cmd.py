@@ -1,5 +1,6 @@
 """`mailguard config check`: would `serve` start with this config? The file itself, and what
-serve refuses to start on besides it: the local list files, the rule files (every problem, as
+serve refuses to start on besides it: the local list files, the never-block list of spam
+reports, the rule files (every problem, as
 `rules check` prints them) and the TLS certificate. Exit 0 when clean, 1 otherwise."""
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from mailguard.config import Config, ConfigError
 
 def check(cfg: Config) -> int:
     from mailguard.lists.registry import LocalLists
+    from mailguard.reports.never_block import NeverBlock
     from mailguard.rules.book import load_context, rule_layers
     from mailguard.rules.model import RulesError
     from mailguard.rules.ruleset import RuleSet
@@ -20,6 +22,11 @@ def check(cfg: Config) -> int:
         LocalLists.load(cfg.lists)
     except ConfigError as exc:
         problems.append(str(exc))
+    if cfg.reports.enabled:
+        try:
+            NeverBlock.load(cfg.reports.never_block, cfg.reports.local_domains)
+        except ConfigError as exc:
+            problems.append(str(exc))
     try:
         RuleSet.load(rule_layers(cfg), load_context(cfg))
     except RulesError as exc:
