@@ -74,7 +74,7 @@ def _message_part(data: bytes, subtype: str = "rfc822") -> MIMEPart:
 
 def _text_part(text: str) -> MIMEPart:
     part = MIMEPart(policy=POLICY)
-    part.set_content(text, charset="utf-8", cte="8bit")  # readable; the report is 8-bit anyway
+    part.set_content(text, charset="utf-8", cte="8bit")  # Vietnamese stays readable; 8BITMIME assumed
     return part
 
 
