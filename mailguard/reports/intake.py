@@ -12,7 +12,11 @@ The shapes, tried in this order:
    Vietnamese interfaces; `reports/forwards.py` has the markers): the plain text parts are
    searched first, then the HTML ones reduced to text; the original is rebuilt from the quoted
    header lines and what follows them (and the HTML after the client's quote container).
-4. Nothing of these: no originals and NOTHING_FOUND, the text the reporter is told.
+4. Nothing of these: no originals and NOTHING_FOUND, the text the reporter is told (OUTLOOK_ITEM
+   when the report holds an Outlook `.msg` item, which is not a MIME message).
+
+An attached original its client sent base64 or quoted-printable (RFC 2046 forbids it, some
+clients do it) is decoded first.
 
 The client of an attached original comes from its Received chain (`reports/received.py`: the
 first hop outside the reporter's provider); an inline one has none unless the reporter pasted
@@ -20,7 +24,10 @@ its Received lines. `read_report` never raises.
 """
 from __future__ import annotations
 
+import binascii
 import logging
+import quopri
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -37,6 +44,8 @@ Shape = Literal["attached", "inline", "arf"]
 
 NOTHING_FOUND = "no forwarded message found: attach the spam as a file, or forward it inline"
 UNREADABLE = "the forwarded message could not be read: attach the spam as a file"
+OUTLOOK_ITEM = ("an Outlook item (.msg) cannot be read: forward the spam as an attachment in Internet "
+                "format (.eml), or forward it inline")
 MAX_SUBJECT_CHARS = 998
 
 
@@ -85,11 +94,33 @@ def _read(report: ParsedMessage, trusted: tuple, local: tuple[str, ...]) -> Inta
     original = _inline(report, trusted, local)
     if original is not None:
         return Intake((original,))
+    if any((name or "").lower().endswith(".msg") for name in report.attachment_names):
+        return Intake((), OUTLOOK_ITEM)
     return Intake((), NOTHING_FOUND)
 
 
 def _has_content(message: ParsedMessage) -> bool:
     return bool(message.headers) or bool(message.text.strip())
+
+
+_FIELD_START = re.compile(rb"[!-9;-~]{1,76}:")
+
+
+def _opened(message: ParsedMessage) -> tuple[ParsedMessage, bytes]:
+    """An attached message and its bytes; one its client sent base64 or quoted-printable
+    (RFC 2046 §5.2.1 forbids it; some clients do it) is decoded and parsed on its own."""
+    raw = message.source
+    if message.headers or not raw:
+        return message, raw
+    data = raw.strip()
+    for decode in (binascii.a2b_base64, quopri.decodestring):
+        try:
+            decoded = decode(data)
+        except (binascii.Error, ValueError):
+            continue
+        if decoded != data and _FIELD_START.match(decoded):
+            return ParsedMessage.from_bytes(decoded), decoded
+    return message, raw
 
 
 def _first_address(message: ParsedMessage, name: str) -> str:
@@ -101,11 +132,12 @@ def _first_address(message: ParsedMessage, name: str) -> str:
 
 def _attached(message: ParsedMessage, shape: Shape, trusted: tuple, local: tuple[str, ...],
               client_ip: str | None = None, sender: str = "") -> ReportedOriginal:
+    message, raw = _opened(message)
     if client_ip is None:
         client_ip = first_outside_hop(message.headers_named("received"), trusted, local)
     return ReportedOriginal(
         shape=shape,
-        raw=message.source,
+        raw=raw,
         sender=_first_address(message, "from") or sender,
         client_ip=client_ip,
         subject=(message.subject or "").strip()[:MAX_SUBJECT_CHARS],

@@ -295,3 +295,27 @@ def test_hostile_received_chains_cost_little():
 def test_read_report_never_raises_on_what_is_not_a_report():
     assert read_report(None, TRUSTED, ()).problem == NOTHING_FOUND  # type: ignore[arg-type]
     assert read_report(ParsedMessage.from_bytes(b"x"), None, None).problem == NOTHING_FOUND  # type: ignore[arg-type]
+
+
+def test_an_attached_original_sent_base64_is_decoded():
+    import base64
+    original = shapes.spam_original()
+    raw = shapes.thunderbird_attached(original, REPORTER, ABUSE)
+    encoded = base64.encodebytes(original).replace(b"\n", b"\r\n")
+    raw = raw.replace(b"Content-Transfer-Encoding: 8bit\r\n\r\n" + original,
+                      b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded)
+    raw = raw.replace(b"Content-Transfer-Encoding: 7bit\r\n\r\n" + original,
+                      b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded)
+    assert encoded in raw
+    got = only(raw)
+    assert got.raw == original and got.sender == "win@prize.example" and got.client_ip == shapes.SPAMMER_IP
+
+
+def test_an_outlook_item_attached_is_named_in_the_problem():
+    from mailguard.reports.intake import OUTLOOK_ITEM
+    raw = (b"From: user@test.example\r\nSubject: FW: spam\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nspam\r\n"
+           b"--b\r\nContent-Type: application/vnd.ms-outlook; name=\"You won.msg\"\r\n"
+           b"Content-Disposition: attachment; filename=\"You won.msg\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           b"0M8R4KGxGuEAAAAAAAAAAAAAAAAAAAAAPgADAP7/CQAGAAAAAAAAAAAAAAAB\r\n--b--\r\n")
+    assert intake(raw) == Intake((), OUTLOOK_ITEM)
