@@ -73,6 +73,7 @@ class _Original:
         self.date = str(msg.get("date", ""))
         self.address = email.utils.parseaddr(self.sender)[1]
         self.name = email.utils.parseaddr(self.sender)[0]
+        self.quoted_from = f"{self.name} <{self.address}>" if self.name else self.address  # as clients quote it
         plain = msg.get_body(("plain",))
         rich = msg.get_body(("html",))
         self.text = plain.get_content() if plain is not None else ""
@@ -184,7 +185,7 @@ def gmail_inline(original: bytes, reporter: str, to: str, *, lang: str = "en", n
     o = _Original(original)
     marker, l_from, l_date, l_subject, l_to = GMAIL_LABELS[lang]
     date = "Tue, Dec 1, 2026 at 5:00\u202fPM" if lang == "en" else "Vào 17:00, Th 3, 1 thg 12, 2026"
-    sender_text = f"{o.name} <{o.address}>" if o.name else o.address
+    sender_text = o.quoted_from
     plain = (f"{note}\n\n{marker}\n{l_from}: {sender_text}\n{l_date}: {date}\n"
              f"{l_subject}: {o.subject}\n{l_to}: <{o.to}>\n\n\n{o.text}\n")
     name_html = (f'<strong class="gmail_sendername" dir="auto">{html.escape(o.name)}</strong> ' if o.name else "")
@@ -214,7 +215,7 @@ def outlook_inline(original: bytes, reporter: str, to: str, *, lang: str = "en",
     o = _Original(original)
     marker, l_from, l_sent, l_to, l_subject = OUTLOOK_LABELS[lang]
     sent = "Tuesday, December 1, 2026 5:00 PM" if lang == "en" else "Thứ Ba, 1 tháng 12, 2026 17:00"
-    sender_text = f"{o.name} <{o.address}>" if o.name else o.address
+    sender_text = o.quoted_from
     plain = (f"{note}\n\n{marker}\n{l_from}: {sender_text} \n{l_sent}: {sent}\n"
              f"{l_to}: {o.to}\n{l_subject}: {o.subject}\n\n{o.text}\n")
     rich = ('<html xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office">'
@@ -246,7 +247,7 @@ def outlook_inline(original: bytes, reporter: str, to: str, *, lang: str = "en",
 def outlook_web_inline(original: bytes, reporter: str, to: str) -> bytes:
     """Outlook on the web / new Outlook: a line of underscores, then From / Sent / To / Subject."""
     o = _Original(original)
-    sender_text = f"{o.name} <{o.address}>" if o.name else o.address
+    sender_text = o.quoted_from
     plain = (f"Spam.\n\n________________________________\nFrom: {sender_text}\n"
              f"Sent: Tuesday, December 1, 2026 17:00\nTo: {o.to}\nSubject: {o.subject}\n\n{o.text}\n")
     return _headers([("From", reporter), ("To", to), ("Subject", "Fw: " + o.subject), ("Date", _DATE),
@@ -259,7 +260,7 @@ def apple_inline(original: bytes, reporter: str, to: str, *, note: str = NOTE) -
     """Apple Mail's Forward: `Begin forwarded message:`, quoted with `> ` in the text part and in
     a `<blockquote type="cite">` in the HTML one."""
     o = _Original(original)
-    sender_text = f"{o.name} <{o.address}>" if o.name else o.address
+    sender_text = o.quoted_from
     quoted = "\n".join("> " + line if line else ">" for line in
                        ["Begin forwarded message:", "", f"From: {sender_text}", f"Subject: {o.subject}",
                         "Date: 1 December 2026 at 17:00:00 GMT+7", f"To: {o.to}", "", *o.text.splitlines()])

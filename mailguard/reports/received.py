@@ -24,6 +24,7 @@ from __future__ import annotations
 import ipaddress
 
 from mailguard.dnsbl.targets import lookupable_ip
+from mailguard.ipaddrs import in_networks, plain_ip
 
 MAX_RECEIVED = 50  # Received headers read from the top
 MAX_RECEIVED_CHARS = 2_048  # characters of one header read
@@ -43,12 +44,10 @@ def _ip(text: str) -> str | None:
     if not text or len(text) > 45 or not (text[0].isdigit() or ":" in text[:5]):
         return None
     try:
-        address = ipaddress.ip_address(text)
+        ipaddress.ip_address(text)
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return str(address)
+    return plain_ip(text)
 
 
 def _from_clause(value: str) -> str:
@@ -138,8 +137,7 @@ def first_outside_hop(received: list[str] | tuple[str, ...], trusted_networks: t
         address, name = hop_of(value)
         if address is None:
             continue
-        ip = ipaddress.ip_address(address)
-        if any(ip in net for net in trusted if net.version == ip.version):
+        if in_networks(address, trusted):
             continue
         if lookupable_ip(address) is None:
             continue

@@ -11,6 +11,7 @@ import time
 import pytest
 
 import reportshapes as shapes
+from hostile import damaged
 from mailguard.reports.forwards import find_inline, sender_of
 from mailguard.reports.intake import NOTHING_FOUND, Intake, ReportedOriginal, read_report
 from mailguard.reports.received import first_outside_hop, hop_of
@@ -233,22 +234,6 @@ INSERTS = [b"\x00", b"\r", b"\n\n", b"=?utf-8?b?", b"--", b"\xe1\xba", b"\xff", 
            b"Received: from x ([", b"(" * 200, b"[" * 200, b"Source-IP: ", b"<div class=\"gmail_quote\">"]
 
 
-def _damaged(raw: bytes, rng: random.Random) -> bytes:
-    b = bytearray(raw)
-    for _ in range(rng.randint(1, 25)):
-        i = rng.randrange(max(len(b), 1))
-        op = rng.random()
-        if op < 0.3:
-            b[i:i + 1] = bytes([rng.randrange(256)])
-        elif op < 0.6:
-            b[i:i] = rng.choice(INSERTS)
-        elif op < 0.8:
-            del b[i:i + rng.randint(1, 200)]
-        else:
-            b[i:i] = b[i:i + rng.randint(1, 500)] * rng.randint(1, 20)
-    return bytes(b)
-
-
 def test_mutated_reports_never_raise():
     original = shapes.spam_original()
     reports = [shapes.thunderbird_attached(original, REPORTER, ABUSE), shapes.outlook_attached(original, REPORTER, ABUSE),
@@ -258,7 +243,7 @@ def test_mutated_reports_never_raise():
     rng = random.Random(20261202)
     read = 0
     for _ in range(300):
-        got = intake(_damaged(rng.choice(reports), rng))
+        got = intake(damaged(rng.choice(reports), rng, INSERTS))
         assert isinstance(got, Intake)
         assert bool(got.originals) != bool(got.problem)
         for o in got.originals:
