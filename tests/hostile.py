@@ -19,6 +19,24 @@ MB = 1024 * 1024
 _HEAD = b"From: sender@hostile.example\nTo: user@test.example\nMessage-ID: <1@hostile.example>\n"
 
 
+
+def damaged(raw: bytes, rng: random.Random, inserts: list[bytes]) -> bytes:
+    """`raw` with 1 to 30 random edits: a byte replaced, one of `inserts` put in, a run of up
+    to 200 bytes cut, a run of up to 2000 repeated up to 50 times (or nothing)."""
+    b = bytearray(raw)
+    for _ in range(rng.randint(1, 30)):
+        i = rng.randrange(max(len(b), 1))
+        op = rng.random()
+        if op < 0.3:
+            b[i:i + 1] = bytes([rng.randrange(256)])
+        elif op < 0.55:
+            b[i:i] = rng.choice(inserts)
+        elif op < 0.7:
+            del b[i:i + rng.randint(1, 200)]
+        elif op < 0.8:
+            b[i:i] = b[i:i + rng.randint(1, 2000)] * rng.randint(1, 50)
+    return bytes(b)
+
 def _text(body: str | bytes, headers: bytes = b"Subject: hostile\n", ctype: bytes = b"text/plain; charset=utf-8",
           cte: bytes = b"8bit") -> bytes:
     body = body.encode("utf-8") if isinstance(body, str) else body

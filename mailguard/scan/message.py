@@ -23,9 +23,12 @@ codes), `charsets`, `encoded_words` (header values, RFC 2047), `mime_parse` (the
 """
 from __future__ import annotations
 
+import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.generator import BytesGenerator
 from email.message import Message
+from email.policy import compat32
 from functools import cached_property
 
 from mailguard.scan.addresses import ADDRESS_HEADERS, Address, AddressField, parse_field, parse_fields
@@ -93,6 +96,9 @@ class ParsedMessage:
     # Attached messages (message/rfc822 parts; text/rfc822-headers parts as headers only), each
     # parsed on its own: its headers, parts and links. Their parts are also in `parts` above.
     attached: tuple["ParsedMessage", ...] = ()
+    # What `source` is made from, for an attached message only: its parse tree and the line end
+    # of the message it came in (message/rfc822), or its header block (text/rfc822-headers).
+    _source: tuple[Message, str] | bytes | None = field(default=None, repr=False, compare=False)
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -114,6 +120,25 @@ class ParsedMessage:
             except Exception:
                 return cls((), (), (), (Problem(MIME_PARSE_ERROR, type(exc).__name__),), "", "",
                            len(raw) if isinstance(raw, bytes) else 0, True)
+
+    @cached_property
+    def source(self) -> bytes:
+        """An attached message's bytes as it was attached: regenerated from its parse tree
+        (the same bytes for a well-formed message), or a text/rfc822-headers part's header
+        block. b"" for the top-level message (its caller holds the raw bytes) and for what
+        cannot be regenerated. Made on first use: only the report intake asks for it."""
+        if isinstance(self._source, bytes):
+            return self._source
+        if self._source is None:
+            return b""
+        tree, linesep = self._source
+        try:
+            out = io.BytesIO()
+            BytesGenerator(out, mangle_from_=False, maxheaderlen=0,
+                           policy=compat32.clone(linesep=linesep)).flatten(tree)
+            return out.getvalue()
+        except Exception:  # a tree the generator cannot write back (too deep, odd payloads)
+            return b""
 
     # -- headers ----------------------------------------------------------------------------
     @cached_property
@@ -212,6 +237,11 @@ class ParsedMessage:
         return tuple(out)
 
 
+# message/* types whose body is a list of header-like field blocks, read as one text leaf
+# (RFC 3464 delivery status, RFC 5965 feedback report), not as an attached message.
+FIELD_BLOCK_TYPES = frozenset({"message/delivery-status", "message/feedback-report"})
+
+
 def _leaves(root: Message, problems: list[Problem]) -> list[tuple[Message, int]]:
     """Leaf parts in document order with their depth, at most MAX_PARTS (iterative walk)."""
     leaves: list[tuple[Message, int]] = []
@@ -219,7 +249,7 @@ def _leaves(root: Message, problems: list[Problem]) -> list[tuple[Message, int]]
     while stack:
         msg, depth = stack.pop()
         payload = stored_payload(msg)
-        if isinstance(payload, list) and msg.get_content_type() != "message/delivery-status":
+        if isinstance(payload, list) and msg.get_content_type() not in FIELD_BLOCK_TYPES:
             stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
             continue
         if len(leaves) >= MAX_PARTS:
@@ -294,7 +324,7 @@ def _part_record(msg: Message, index: int, depth: int, budget: _Budget,
     if filename:
         filename = decode_header_value(filename.strip(), problems, where)[:1000] or None
     maintype = ctype.partition("/")[0]
-    textual = maintype in ("text", "multipart") or ctype == "message/delivery-status"
+    textual = maintype in ("text", "multipart") or ctype in FIELD_BLOCK_TYPES
     data, size, decode_problems = payload_bytes(msg, want_bytes=textual)
     for p in decode_problems:
         if not (cut_short and p.code == MIME_BAD_BASE64):  # our stop cut it, not the sender
@@ -351,10 +381,13 @@ def _build(raw: bytes) -> ParsedMessage:
     problems.extend(state.problems)
     _walk_defects(root, problems, stopped is not None)
 
-    return _assemble(root, problems, stopped, len(raw), 0)
+    first_eol = raw.find(b"\n")
+    linesep = "\r\n" if first_eol <= 0 or raw[first_eol - 1:first_eol] == b"\r" else "\n"
+    return _assemble(root, problems, stopped, len(raw), 0, linesep)
 
 
-def _assemble(root: Message, problems: list[Problem], stopped: str | None, size: int, level: int) -> ParsedMessage:
+def _assemble(root: Message, problems: list[Problem], stopped: str | None, size: int, level: int,
+              linesep: str = "\r\n", source: tuple[Message, str] | bytes | None = None) -> ParsedMessage:
     """The record of a parsed message tree (the whole message, or one attached to it)."""
     headers = []
     for name, value in root.raw_items():
@@ -381,12 +414,12 @@ def _assemble(root: Message, problems: list[Problem], stopped: str | None, size:
     addresses = _address_headers(headers, problems)
     truncated = stopped is not None or any(
         p.code in (MIME_TRUNCATED, MIME_TOO_MANY_PARTS, MIME_TOO_MANY_LINKS) for p in problems)
-    attached = _attached_messages(root, level) if level < MAX_ATTACHED_LEVEL else ()
+    attached = _attached_messages(root, level, linesep) if level < MAX_ATTACHED_LEVEL else ()
     return ParsedMessage(tuple(headers), tuple(parts), tuple(collector.links), tuple(problems),
-                         text, html, size, truncated, addresses, attached)
+                         text, html, size, truncated, addresses, attached, source)
 
 
-def _attached_messages(root: Message, level: int) -> tuple[ParsedMessage, ...]:
+def _attached_messages(root: Message, level: int, linesep: str) -> tuple[ParsedMessage, ...]:
     """The messages attached under `root`, in document order (at most MAX_ATTACHED); one inside
     another is found by the outer attached message's own walk."""
     found: list[ParsedMessage] = []
@@ -397,19 +430,20 @@ def _attached_messages(root: Message, level: int) -> tuple[ParsedMessage, ...]:
         ctype = msg.get_content_type()
         if msg is not root and ctype == "message/rfc822" and isinstance(payload, list) and payload \
                 and isinstance(payload[0], Message):
-            found.append(_assemble(payload[0], [], None, 0, level + 1))
+            found.append(_assemble(payload[0], [], None, 0, level + 1, linesep, (payload[0], linesep)))
         elif ctype == "text/rfc822-headers":
             data, _, _ = payload_bytes(msg)
-            found.append(_headers_only(data[:MAX_PARAM_HEADER_CHARS * 64], level + 1))
+            found.append(_headers_only(data[:MAX_PARAM_HEADER_CHARS * 64], level + 1, linesep))
         elif isinstance(payload, list):
             stack.extend(p for p in reversed(payload) if isinstance(p, Message))
     return tuple(found)
 
 
-def _headers_only(data: bytes, level: int) -> ParsedMessage:
+def _headers_only(data: bytes, level: int, linesep: str) -> ParsedMessage:
     block = data.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
     root, _, stopped = parse_bounded(block + b"\r\n\r\n")
-    return _assemble(root, [], stopped, len(block), level)
+    eol = b"\r\n" if b"\r\n" in block or b"\n" not in block else b"\n"
+    return _assemble(root, [], stopped, len(block), level, linesep, block.rstrip(b"\r\n") + eol)
 
 
 def _address_headers(headers: list[tuple[str, str]], problems: list[Problem]) -> tuple[tuple[str, AddressField], ...]:

@@ -611,3 +611,36 @@ def test_attached_messages_are_bounded():
     raw = b"Subject: many\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" + parts + b"--b--\r\n"
     msg = ParsedMessage.from_bytes(raw)
     assert len(msg.attached) == 10
+
+
+def test_attached_messages_give_back_their_bytes_as_attached():
+    inner = (b"Received: from mail.spammer.example (mail.spammer.example [203.0.113.9])\r\n"
+             b"\tby mx.test.example (Postfix) with ESMTP id 4AbC; Tue, 1 Dec 2026 10:00:00 +0000\r\n"
+             b"From: Spammer <win@prize.example>\r\nSubject: Ch\xc3\xbac m\xe1\xbb\xabng\r\n"
+             b"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"zz\"\r\n\r\n"
+             b"--zz\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+             b"Nh\xe1\xba\xadn qu\xc3\xa0 t\xe1\xba\xa1i http://claim.prize.example/x\r\n"
+             b"--zz\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--zz--\r\n")
+    headers = b"From: other@bulk.example\r\nSubject: Second\r\n"
+    raw = (b"From: user@test.example\r\nSubject: Fwd: spam\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nspam\r\n"
+           b"--b1\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename=\"Spam.eml\"\r\n\r\n"
+           + inner + b"\r\n--b1\r\nContent-Type: text/rfc822-headers\r\n\r\n" + headers + b"\r\n--b1--\r\n")
+    msg = ParsedMessage.from_bytes(raw)
+    assert msg.source == b""
+    assert [a.source for a in msg.attached] == [inner, headers]
+    lf = ParsedMessage.from_bytes(raw.replace(b"\r\n", b"\n"))
+    assert lf.attached[0].source == inner.replace(b"\r\n", b"\n")
+
+
+def test_a_feedback_report_part_is_read_as_text_not_as_an_attached_message():
+    raw = (b"From: fbl@isp.example\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/report; report-type=feedback-report; boundary=r\r\n\r\n"
+           b"--r\r\nContent-Type: text/plain\r\n\r\nabuse report\r\n"
+           b"--r\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\n"
+           b"Source-IP: 203.0.113.9\r\n\r\n"
+           b"--r\r\nContent-Type: message/rfc822\r\n\r\nFrom: a@spam.example\r\nSubject: x\r\n\r\nbody\r\n--r--\r\n")
+    msg = ParsedMessage.from_bytes(raw)
+    feedback = [p for p in msg.parts if p.content_type == "message/feedback-report"]
+    assert len(feedback) == 1 and "Source-IP: 203.0.113.9" in feedback[0].text
+    assert [a.subject for a in msg.attached] == ["x"]

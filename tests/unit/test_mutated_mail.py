@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 
+from hostile import damaged
 from offline import FACTS, broken_symbols, offline_config, offline_pipeline
 from realservers import CORPORA
 from scantools import scan_async
@@ -15,22 +16,6 @@ from scantools import scan_async
 INSERTS = [b"\x00", b"\r", b"\n\n", b"=?utf-8?b?", b"=?gb2312?q?=A1", b'<a href="', b"<!--", b"--",
            b"\xe1\xba", b"\xff\xfe", b"Content-Type: multipart/mixed; boundary=x\r\n", b"http://",
            b"hxxp://\xe2\x80\x8b", b"\\" * 50, b"=" * 100, b"\t" * 300]
-
-
-def damaged(raw: bytes, rng: random.Random) -> bytes:
-    b = bytearray(raw)
-    for _ in range(rng.randint(1, 30)):
-        i = rng.randrange(max(len(b), 1))
-        op = rng.random()
-        if op < 0.3:
-            b[i:i + 1] = bytes([rng.randrange(256)])
-        elif op < 0.55:
-            b[i:i] = rng.choice(INSERTS)
-        elif op < 0.7:
-            del b[i:i + rng.randint(1, 200)]
-        elif op < 0.8:
-            b[i:i] = b[i:i + rng.randint(1, 2000)] * rng.randint(1, 50)
-    return bytes(b)
 
 
 def test_damaged_corpus_mail_never_breaks_a_check(tmp_path):
@@ -43,7 +28,7 @@ def test_damaged_corpus_mail_never_breaks_a_check(tmp_path):
         pipeline = offline_pipeline(config)
         broken, bayes_seen = [], 0
         for n in range(400):
-            verdict = await scan_async(pipeline, FACTS, damaged(rng.choice(sources).read_bytes(), rng))
+            verdict = await scan_async(pipeline, FACTS, damaged(rng.choice(sources).read_bytes(), rng, INSERTS))
             names = [s.name for s in verdict.symbols]
             bayes_seen += any(name.startswith("BAYES_") for name in names)
             if bad := broken_symbols(names):
