@@ -35,7 +35,9 @@ class OutboxPort(Protocol):
 
     async def enqueue(self, item: OutboxItem) -> None:
         """Durable on return (fsync'd). The item is stored as given (normally state "queued",
-        tries 0); `base.DuplicateId` when its id is taken (the stored item stays as it was)."""
+        tries 0; next_try 0 is due at once), except that `created` 0 (the default) is stored as
+        the current time: the worker gives up on an item by its age. `base.DuplicateId` when
+        its id is taken (the stored item stays as it was)."""
 
     async def due(self, now: float, limit: int = 100) -> list[OutboxItem]:
         """Queued items whose next_try <= now, oldest (created) first, with their raw bytes."""

@@ -629,7 +629,7 @@ class SqliteStore:
     async def enqueue(self, item: OutboxItem) -> None:
         """Durable on return (synchronous=FULL for the commit, as quarantine writes)."""
         row = (_text(item.id), _text(item.sender), _text(json.dumps(list(item.rcpts), ensure_ascii=False)),
-               item.created, item.next_try, item.tries, item.state, _text(item.last_reply),
+               item.created or _time.time(), item.next_try, item.tries, item.state, _text(item.last_reply),
                _text(item.purpose), item.last_try, bytes(item.raw))
         with self._failing(f"queueing outgoing mail {item.id!r}"):
             async with self._transaction(write=True, durable=True) as db:
