@@ -242,3 +242,31 @@ def test_stop_ends_an_idle_worker_at_once(tmp_path):
             assert task.done() and not task.cancelled() and time.monotonic() - started < 1.0
 
     run(go())
+
+
+def test_the_server_purge_loop_runs_every_purge_even_when_one_fails():
+    from mailguard.smtp import server
+
+    class FakeStore:
+        def __init__(self):
+            self.called: list[str] = []
+            self.done = asyncio.Event()
+
+        def __getattr__(self, name):
+            async def purge(now=None):
+                self.called.append(name)
+                if name == "purge_reports":
+                    raise OSError("disk trouble")
+                if name == "purge_outbox":
+                    self.done.set()
+                return 1
+            return purge
+
+    async def go():
+        store = FakeStore()
+        task = asyncio.create_task(server._purge_history_daily(store))
+        await asyncio.wait_for(store.done.wait(), 5)
+        task.cancel()
+        assert store.called == ["purge_history", "purge_ledger", "purge_reports", "purge_sources", "purge_outbox"]
+
+    run(go())
