@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ads_cmd.add_parser(sub, _common)
 
+    from mailguard.commands import reports_cmd
+
+    reports_cmd.add_parsers(sub, _common)
+
     p = sub.add_parser("rules", help="check rule files")
     rsub = p.add_subparsers(dest="rcommand", metavar="ACTION", required=True)
     r = rsub.add_parser("check", help="load the shipped, the site's and the given rule folders; report every "
@@ -201,8 +205,21 @@ def cmd_ads(args: argparse.Namespace) -> int:
     return ads_cmd.run(args, load_config(args))
 
 
+def cmd_reports(args: argparse.Namespace) -> int:
+    from mailguard.commands import reports_cmd
+
+    return reports_cmd.run_reports(args, load_config(args))
+
+
+def cmd_blocklist(args: argparse.Namespace) -> int:
+    from mailguard.commands import reports_cmd
+
+    return reports_cmd.run_blocklist(args, load_config(args))
+
+
 COMMANDS = {"serve": cmd_serve, "config": cmd_config, "scan": cmd_scan, "quarantine": cmd_quarantine,
-            "history": cmd_history, "ads": cmd_ads, "rules": cmd_rules, "train": cmd_train, "symbols": cmd_symbols}
+            "history": cmd_history, "ads": cmd_ads, "reports": cmd_reports,
+            "blocklist": cmd_blocklist, "rules": cmd_rules, "train": cmd_train, "symbols": cmd_symbols}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

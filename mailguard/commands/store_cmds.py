@@ -53,7 +53,7 @@ def parse_since(text: str | None) -> float | None:
     return when.timestamp()
 
 
-def _with_store(cfg: Config, work: Callable[[Store], Awaitable[int]]) -> int:
+def with_store(cfg: Config, work: Callable[[Store], Awaitable[int]]) -> int:
     """work(store) on the configured store, closed after it; a store that fails is exit 1."""
     async def run() -> int:
         store = await backends.open(cfg)
@@ -102,7 +102,7 @@ def run_quarantine(args: argparse.Namespace, cfg: Config) -> int:
         print(f"released {args.id}", file=sys.stderr)
         return EXIT_OK
 
-    return _with_store(cfg, work)
+    return with_store(cfg, work)
 
 
 def run_history(args: argparse.Namespace, cfg: Config) -> int:
@@ -117,4 +117,4 @@ def run_history(args: argparse.Namespace, cfg: Config) -> int:
             print(record_json(record) if args.json else record_line(record))
         return EXIT_OK
 
-    return _with_store(cfg, work)
+    return with_store(cfg, work)

@@ -94,6 +94,9 @@ class ServerState:
     internal_errors: RateLimit = field(default_factory=lambda: RateLimit(every=10.0, burst=5))
     trims: RateLimit = field(default_factory=lambda: RateLimit(every=1.0, burst=1))
     background: set = field(default_factory=set)
+    # The outbox worker (mailguard/reports/outbox_worker.py) of this process: wake() it after
+    # queueing mail of our own. None outside `serve`.
+    outbox: object | None = None
     _clients: collections.Counter = field(default_factory=collections.Counter)
     _keys: dict = field(default_factory=dict)  # session → the counter keys it holds
     # The message bytes all sessions hold ([server] max_bytes_in_flight); after the last of a
@@ -233,11 +236,18 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
     if milter is not None:
         print(f"milter listening on {milter.bound}", file=sys.stderr, flush=True)
     purge = asyncio.create_task(_purge_history_daily(store))
+    from mailguard.reports.outbox_worker import OutboxWorker
+
+    # The settings are the worker's defaults until [reports] names them; the relay is the downstream.
+    outbox = OutboxWorker(store, config.downstream, config.hostname)
+    state.outbox = outbox
+    outbox.start()
     try:
         await stop.wait()
     finally:
         purge.cancel()
         await _shutdown(server, state, holder.runtime.config.server.shutdown_grace, milter)
+        await outbox.stop()  # after the sessions: what they queued last may still go out now
         await _learn_what_is_queued(holder.runtime)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
@@ -307,18 +317,21 @@ class _Reloads:
 
 
 async def _purge_history_daily(store: Store) -> None:
-    """Hourly: history days older than history_days, and ledger slots that count no more."""
+    """Hourly: history days older than history_days, ledger slots that count no more, reports
+    older than history_days, counted reports older than sources.COUNT_KEEP_SECONDS and expired
+    block entries, sent and failed outbox items older than history_days. Each purge on its own:
+    one failing leaves the others to run."""
+    purges = (("history", "purge_history", "history purge dropped %d rows"),
+              ("advertising ledger", "purge_ledger", "advertising ledger purge dropped %d slots"),
+              ("reports", "purge_reports", "reports purge dropped %d reports"),
+              ("repeat sources", "purge_sources", "repeat sources purge dropped %d counted reports and entries"),
+              ("outbox", "purge_outbox", "outbox purge dropped %d sent or failed items"))
     while True:
-        try:
-            dropped = await store.purge_history()
-            if dropped:
-                log.info("history purge dropped %d rows", dropped)
-        except Exception:
-            log.exception("history purge failed")
-        try:
-            dropped = await store.purge_ledger()
-            if dropped:
-                log.info("advertising ledger purge dropped %d slots", dropped)
-        except Exception:
-            log.exception("advertising ledger purge failed")
+        for what, method, done in purges:
+            try:
+                dropped = await getattr(store, method)()
+                if dropped:
+                    log.info(done, dropped)
+            except Exception:
+                log.exception("%s purge failed", what)
         await asyncio.sleep(3600)

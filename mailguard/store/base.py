@@ -1,7 +1,7 @@
 """What every store backend is (SQLite now; a shared server backend later), and its errors.
 
-A backend implements every port (quarantine.py, history.py, learned.py, ledger.py, refusals.py)
-plus its lifecycle;
+A backend implements every port (quarantine.py, history.py, learned.py, ledger.py, refusals.py,
+reports.py, sources.py, outbox.py) plus its lifecycle;
 `backends.open(config)` returns one opened. Code that uses state types against the port it uses.
 """
 from __future__ import annotations
@@ -12,7 +12,10 @@ from mailguard.store.history import HistoryPort
 from mailguard.store.learned import LearnedPort
 from mailguard.store.ledger import LedgerPort
 from mailguard.store.quarantine import QuarantinePort
+from mailguard.store.outbox import OutboxPort
 from mailguard.store.refusals import RefusalsPort
+from mailguard.store.reports import ReportsPort
+from mailguard.store.sources import SourcesPort
 
 
 class StoreError(Exception):
@@ -20,12 +23,14 @@ class StoreError(Exception):
 
 
 class DuplicateId(StoreError):
-    """A quarantine entry with this id is stored already (and was left as it was)."""
+    """An entry with this id (quarantine, report, outbox item) is stored already (and was left
+    as it was); `queue_id` is the id."""
 
     def __init__(self, message: str, queue_id: str) -> None:
         super().__init__(message)
         self.queue_id = queue_id
 
 
-class Store(QuarantinePort, HistoryPort, LearnedPort, LedgerPort, RefusalsPort, Protocol):
+class Store(QuarantinePort, HistoryPort, LearnedPort, LedgerPort, RefusalsPort, ReportsPort, SourcesPort,
+            OutboxPort, Protocol):
     async def close(self) -> None: ...

@@ -91,8 +91,39 @@ async def _v5_unsubscribe_addresses(db: aiosqlite.Connection) -> None:
     await db.execute("CREATE INDEX ad_unsubscribe_by_at ON ad_unsubscribe (at)")
 
 
+async def _v6_reports(db: aiosqlite.Connection) -> None:
+    # Users' reports (store/reports.py), kept history_days; their steps in order (id is the order).
+    await db.execute("CREATE TABLE reports (id TEXT PRIMARY KEY, received REAL NOT NULL, reporter TEXT NOT NULL, "
+                     "kind TEXT NOT NULL CHECK (kind IN ('spam', 'ham')), sender TEXT NOT NULL, client_ip TEXT, "
+                     "subject TEXT NOT NULL, message_id TEXT NOT NULL, status TEXT NOT NULL, "
+                     "shape TEXT NOT NULL, raw BLOB NOT NULL)")
+    await db.execute("CREATE INDEX reports_by_received ON reports (received)")
+    await db.execute("CREATE INDEX reports_by_reporter ON reports (reporter, received)")
+    await db.execute("CREATE TABLE report_steps (id INTEGER PRIMARY KEY, "
+                     "report_id TEXT NOT NULL REFERENCES reports (id) ON DELETE CASCADE, step TEXT NOT NULL)")
+    await db.execute("CREATE INDEX report_steps_by_report ON report_steps (report_id, id)")
+    # Repeat sources (store/sources.py): one row per (source, reporter) with the newest report's
+    # time, so distinct reporters are a count; and the local block list they feed.
+    await db.execute("CREATE TABLE source_reports (kind TEXT NOT NULL "
+                     "CHECK (kind IN ('address', 'domain', 'ip', 'link')), value TEXT NOT NULL, "
+                     "reporter TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (kind, value, reporter))")
+    await db.execute("CREATE INDEX source_reports_by_at ON source_reports (at)")
+    await db.execute("CREATE TABLE block_list (kind TEXT NOT NULL "
+                     "CHECK (kind IN ('address', 'domain', 'ip', 'link')), value TEXT NOT NULL, "
+                     "listed REAL NOT NULL, expires REAL NOT NULL, reporters INTEGER NOT NULL, "
+                     "PRIMARY KEY (kind, value))")
+    await db.execute("CREATE INDEX block_list_by_expires ON block_list (expires)")
+    # Mail mailguard sends itself (store/outbox.py). A rowid table, as quarantine, for the raw.
+    await db.execute("CREATE TABLE outbox (id TEXT PRIMARY KEY, sender TEXT NOT NULL, rcpts TEXT NOT NULL, "
+                     "raw BLOB NOT NULL, created REAL NOT NULL, next_try REAL NOT NULL, "
+                     "tries INTEGER NOT NULL, state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'failed')), "
+                     "last_reply TEXT NOT NULL, purpose TEXT NOT NULL, last_try REAL)")
+    await db.execute("CREATE INDEX outbox_due ON outbox (state, next_try)")
+    await db.execute("CREATE INDEX outbox_by_created ON outbox (created)")
+
+
 MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_quarantine_added_headers, _v3_learned, _v4_advertising,
-                                _v5_unsubscribe_addresses)
+                                _v5_unsubscribe_addresses, _v6_reports)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

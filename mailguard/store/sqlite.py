@@ -33,7 +33,10 @@ from mailguard.store.migrations import (
 from mailguard.store.base import DuplicateId, StoreError
 from mailguard.store.ledger import PENDING_SECONDS, WINDOW_SECONDS, LedgerEntry, Slot
 from mailguard.store.records import MessageRecord, QuarantineEntry, SymbolRecord
+from mailguard.store.outbox import OutboxItem
 from mailguard.store.refusals import UNSUBSCRIBE_DAYS, Refusal
+from mailguard.store.reports import LEARNT_STEP, ReportRecord, ReportStats
+from mailguard.store.sources import COUNT_KEEP_SECONDS, BlockEntry, SourceCount, SourceKind
 
 BUSY_TIMEOUT_MS = 5000
 # WAL files are reused, not shrunk: without a limit one 40 MB quarantined message would leave a
@@ -48,6 +51,8 @@ _COLUMNS = (
 )
 _SELECT_COLUMNS = ", ".join(_COLUMNS)
 _PLACEHOLDERS = ", ".join("?" for _ in _COLUMNS)
+_REPORT_COLUMNS = ("id, received, reporter, kind, sender, client_ip, subject, message_id, status, shape")
+_OUTBOX_COLUMNS = "id, sender, rcpts, created, next_try, tries, state, last_reply, purpose, last_try"
 _MAX_PARAMS = 500  # host parameters per statement, well below SQLite's bound
 
 # A ledger slot that counts at `now`: in the window (half-open: exactly WINDOW_SECONDS old no
@@ -450,6 +455,237 @@ class SqliteStore:
                     f"SELECT recipient, advertiser, at, source FROM ad_refusals {where} ORDER BY at, rowid", params)
         return [Refusal(recipient=r, advertiser=a, at=t, source=src) for r, a, t, src in rows]
 
+    # --- reports (reports.py) -----------------------------------------------------------------
+
+    async def add_report(self, record: ReportRecord) -> None:
+        """Durable on return (synchronous=FULL for the commit, as quarantine writes)."""
+        row = (_text(record.id), record.received, _text(record.reporter), record.kind, _text(record.sender),
+               _opt_text(record.client_ip), _text(record.subject), _text(record.message_id),
+               _text(record.status), _text(record.shape), bytes(record.raw))
+        with self._failing(f"storing report {record.id!r}"):
+            async with self._transaction(write=True, durable=True) as db:
+                cursor = await db.execute(
+                    f"INSERT INTO reports ({_REPORT_COLUMNS}, raw) VALUES ({', '.join('?' for _ in row)}) "
+                    "ON CONFLICT (id) DO NOTHING", row)
+                if cursor.rowcount == 0:
+                    raise DuplicateId(f"{self.path}: a report {record.id!r} is stored already; "
+                                      f"it was kept, pick a new id", record.id)
+                await db.executemany("INSERT INTO report_steps (report_id, step) VALUES (?, ?)",
+                                     [(_text(record.id), _text(step)) for step in record.steps])
+
+    async def add_report_step(self, report_id: str, step: str) -> None:
+        with self._failing(f"adding a step to report {report_id!r}"):
+            async with self._transaction(write=True, durable=True) as db:
+                cursor = await db.execute(
+                    "INSERT INTO report_steps (report_id, step) SELECT id, ? FROM reports WHERE id = ?",
+                    (_text(step), _text(report_id)))
+                if cursor.rowcount == 0:
+                    raise StoreError(f"{self.path}: no report {report_id!r} to add the step {step!r} to")
+
+    async def reports(self, since: float | None = None, limit: int = 1000) -> list[ReportRecord]:
+        if limit <= 0:
+            return []
+        where, params = ("", ()) if since is None else ("WHERE received >= ?", (since,))
+        with self._failing("listing reports"):
+            async with self._transaction(write=False) as db:
+                rows = await db.execute_fetchall(
+                    f"SELECT {_REPORT_COLUMNS} FROM reports {where} ORDER BY received DESC, rowid DESC LIMIT ?",
+                    (*params, limit))
+                steps = await _steps_of(db, [row[0] for row in rows])
+        return [_row_report(row, steps.get(row[0], ())) for row in rows]
+
+    async def report(self, report_id: str) -> ReportRecord | None:
+        with self._failing(f"reading report {report_id!r}"):
+            async with self._transaction(write=False) as db:
+                rows = await db.execute_fetchall(f"SELECT {_REPORT_COLUMNS}, raw FROM reports WHERE id = ?",
+                                                 (_text(report_id),))
+                if not rows:
+                    return None
+                steps = await _steps_of(db, [rows[0][0]])
+        *fields, raw = rows[0]
+        return _row_report(fields, steps.get(fields[0], ()), bytes(raw))
+
+    async def reports_by(self, reporter: str, since: float) -> int:
+        with self._failing(f"counting the reports of {reporter!r}"):
+            async with self._transaction(write=False) as db:
+                (count,) = (await db.execute_fetchall(
+                    "SELECT count(*) FROM reports WHERE reporter = ? AND received >= ?", (_text(reporter), since)))[0]
+        return int(count)
+
+    async def report_stats(self, since: float | None = None, top: int = 10) -> ReportStats:
+        where, params = ("", ()) if since is None else ("WHERE received >= ?", (since,))
+        with self._failing("counting reports"):
+            async with self._transaction(write=False) as db:
+                by_kind = dict(await db.execute_fetchall(
+                    f"SELECT kind, count(*) FROM reports {where} GROUP BY kind", params))
+                by_status = dict(await db.execute_fetchall(
+                    f"SELECT status, count(*) FROM reports {where} GROUP BY status ORDER BY status", params))
+                learnt = dict(await db.execute_fetchall(
+                    f"SELECT kind, count(*) FROM reports {where} {'AND' if where else 'WHERE'} EXISTS "
+                    "(SELECT 1 FROM report_steps s WHERE s.report_id = reports.id AND s.step = "
+                    "CASE reports.kind WHEN 'spam' THEN ? ELSE ? END) GROUP BY kind",
+                    (*params, LEARNT_STEP.format(kind="spam"), LEARNT_STEP.format(kind="ham"))))
+                reporters = await db.execute_fetchall(
+                    f"SELECT reporter, count(*) AS n FROM reports {where} GROUP BY reporter "
+                    "ORDER BY n DESC, reporter LIMIT ?", (*params, max(top, 0)))
+        kinds = ("spam", "ham")
+        return ReportStats(total=sum(by_kind.values()), by_kind={k: by_kind.get(k, 0) for k in kinds},
+                           learnt={k: learnt.get(k, 0) for k in kinds}, by_status=by_status,
+                           top_reporters=tuple((r, n) for r, n in reporters))
+
+    async def purge_reports(self, now: float | None = None) -> int:
+        cutoff = (_time.time() if now is None else now) - self.history_days * _DAY
+        with self._failing("purging reports"):
+            async with self._transaction(write=True) as db:
+                await db.execute("DELETE FROM report_steps WHERE report_id IN "
+                                 "(SELECT id FROM reports WHERE received < ?)", (cutoff,))
+                cursor = await db.execute("DELETE FROM reports WHERE received < ?", (cutoff,))
+                return cursor.rowcount
+
+    # --- repeat sources and the block list (sources.py) -----------------------------------------
+
+    async def count_report(self, kind: SourceKind, value: str, reporter: str, now: float,
+                           window: float, threshold: int, expiry: float) -> BlockEntry | None:
+        """One BEGIN IMMEDIATE transaction: the write lock is held from the count to the listing,
+        so two processes counting the last reporters at once list the source once, with the count
+        that includes both."""
+        if threshold < 1 or not 0 < window <= COUNT_KEEP_SECONDS or expiry <= 0:
+            raise ValueError(f"count_report: threshold {threshold} (at least 1), window {window:g}s "
+                             f"(0 to {COUNT_KEEP_SECONDS}s), expiry {expiry:g}s (above 0)")
+        key = (kind, _text(value))
+        with self._failing(f"counting a report of {kind}:{value}"):
+            async with self._transaction(write=True) as db:
+                await db.execute(
+                    "INSERT INTO source_reports (kind, value, reporter, at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (kind, value, reporter) DO UPDATE SET at = max(at, excluded.at)",
+                    (*key, _text(reporter), now))
+                (reporters,) = (await db.execute_fetchall(
+                    "SELECT count(*) FROM source_reports WHERE kind = ? AND value = ? AND at > ?",
+                    (*key, now - window)))[0]
+                if reporters >= threshold:
+                    await db.execute(
+                        "INSERT INTO block_list (kind, value, listed, expires, reporters) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (kind, value) DO UPDATE SET listed = excluded.listed, "
+                        "expires = excluded.expires, reporters = excluded.reporters",
+                        (*key, now, now + expiry, reporters))
+                rows = await db.execute_fetchall(
+                    "SELECT kind, value, listed, expires, reporters FROM block_list "
+                    "WHERE kind = ? AND value = ? AND expires > ?", (*key, now))
+        return _block_entry(rows[0]) if rows else None
+
+    async def blocked(self, sources: Sequence[tuple[SourceKind, str]], now: float) -> list[BlockEntry]:
+        wanted = list(dict.fromkeys((k, _text(v)) for k, v in sources))
+        found: list[BlockEntry] = []
+        if not wanted:
+            return found
+        with self._failing("reading the block list"):
+            async with self._transaction(write=False) as db:
+                for start in range(0, len(wanted), _MAX_PARAMS // 2):
+                    chunk = wanted[start:start + _MAX_PARAMS // 2]
+                    rows = await db.execute_fetchall(
+                        "SELECT kind, value, listed, expires, reporters FROM block_list WHERE expires > ? "
+                        f"AND (kind, value) IN (VALUES {', '.join('(?, ?)' for _ in chunk)})",
+                        (now, *(x for pair in chunk for x in pair)))
+                    found.extend(_block_entry(row) for row in rows)
+        return found
+
+    async def blocklist(self, now: float) -> list[BlockEntry]:
+        with self._failing("listing the block list"):
+            async with self._transaction(write=False) as db:
+                rows = await db.execute_fetchall(
+                    "SELECT kind, value, listed, expires, reporters FROM block_list WHERE expires > ? "
+                    "ORDER BY listed DESC, kind, value", (now,))
+        return [_block_entry(row) for row in rows]
+
+    async def remove_block(self, kind: SourceKind, value: str) -> bool:
+        key = (kind, _text(value))
+        with self._failing(f"removing {kind}:{value} from the block list"):
+            async with self._transaction(write=True, durable=True) as db:
+                await db.execute("DELETE FROM source_reports WHERE kind = ? AND value = ?", key)
+                cursor = await db.execute("DELETE FROM block_list WHERE kind = ? AND value = ?", key)
+                return cursor.rowcount > 0
+
+    async def reported_sources(self, since: float, limit: int = 10) -> list[SourceCount]:
+        if limit <= 0:
+            return []
+        with self._failing("counting reported sources"):
+            async with self._transaction(write=False) as db:
+                rows = await db.execute_fetchall(
+                    "SELECT kind, value, count(*) AS n, max(at) AS last FROM source_reports WHERE at >= ? "
+                    "GROUP BY kind, value ORDER BY n DESC, last DESC, kind, value LIMIT ?", (since, limit))
+        return [SourceCount(kind=k, value=v, reporters=n, last=last) for k, v, n, last in rows]
+
+    async def purge_sources(self, now: float | None = None) -> int:
+        t = _time.time() if now is None else now
+        with self._failing("purging counted reports and expired block entries"):
+            async with self._transaction(write=True) as db:
+                cursor = await db.execute("DELETE FROM source_reports WHERE at < ?", (t - COUNT_KEEP_SECONDS,))
+                dropped = cursor.rowcount
+                cursor = await db.execute("DELETE FROM block_list WHERE expires <= ?", (t,))
+                return dropped + cursor.rowcount
+
+    # --- outbox (outbox.py) ---------------------------------------------------------------------
+
+    async def enqueue(self, item: OutboxItem) -> None:
+        """Durable on return (synchronous=FULL for the commit, as quarantine writes)."""
+        row = (_text(item.id), _text(item.sender), _text(json.dumps(list(item.rcpts), ensure_ascii=False)),
+               item.created or _time.time(), item.next_try, item.tries, item.state, _text(item.last_reply),
+               _text(item.purpose), item.last_try, bytes(item.raw))
+        with self._failing(f"queueing outgoing mail {item.id!r}"):
+            async with self._transaction(write=True, durable=True) as db:
+                cursor = await db.execute(
+                    f"INSERT INTO outbox ({_OUTBOX_COLUMNS}, raw) VALUES ({', '.join('?' for _ in row)}) "
+                    "ON CONFLICT (id) DO NOTHING", row)
+                if cursor.rowcount == 0:
+                    raise DuplicateId(f"{self.path}: an outbox item {item.id!r} is stored already; "
+                                      f"it was kept, pick a new id", item.id)
+
+    async def due(self, now: float, limit: int = 100) -> list[OutboxItem]:
+        if limit <= 0:
+            return []
+        with self._failing("reading the outbox"):
+            async with self._transaction(write=False) as db:
+                rows = await db.execute_fetchall(
+                    f"SELECT {_OUTBOX_COLUMNS}, raw FROM outbox WHERE state = 'queued' AND next_try <= ? "
+                    "ORDER BY created, rowid LIMIT ?", (now, limit))
+        return [_row_outbox(row[:-1], bytes(row[-1])) for row in rows]
+
+    async def claim(self, item_id: str, now: float, until: float) -> bool:
+        with self._failing(f"claiming outgoing mail {item_id!r}"):
+            async with self._transaction(write=True, durable=True) as db:
+                cursor = await db.execute(
+                    "UPDATE outbox SET next_try = ? WHERE id = ? AND state = 'queued' AND next_try <= ?",
+                    (until, _text(item_id), now))
+                return cursor.rowcount > 0
+
+    async def record_attempt(self, item_id: str, reply: str, now: float, next_try: float | None,
+                             sent: bool) -> None:
+        state = "sent" if sent else "queued" if next_try is not None else "failed"
+        with self._failing(f"recording an attempt of outgoing mail {item_id!r}"):
+            async with self._transaction(write=True, durable=True) as db:
+                await db.execute(
+                    "UPDATE outbox SET tries = tries + 1, last_reply = ?, last_try = ?, state = ?, "
+                    "next_try = coalesce(?, next_try) WHERE id = ? AND state = 'queued'",
+                    (_text(reply), now, state, next_try, _text(item_id)))
+
+    async def outbox(self, limit: int = 100) -> list[OutboxItem]:
+        if limit <= 0:
+            return []
+        with self._failing("listing the outbox"):
+            async with self._transaction(write=False) as db:
+                rows = await db.execute_fetchall(
+                    f"SELECT {_OUTBOX_COLUMNS} FROM outbox ORDER BY created DESC, rowid DESC LIMIT ?", (limit,))
+        return [_row_outbox(row, b"") for row in rows]
+
+    async def purge_outbox(self, now: float | None = None) -> int:
+        cutoff = (_time.time() if now is None else now) - self.history_days * _DAY
+        with self._failing("purging the outbox"):
+            async with self._transaction(write=True) as db:
+                cursor = await db.execute(
+                    "DELETE FROM outbox WHERE state IN ('sent', 'failed') AND coalesce(last_try, created) < ?",
+                    (cutoff,))
+                return cursor.rowcount
+
     # --- rows ---------------------------------------------------------------------------------
 
     def _record(self, row: Sequence[Any]) -> MessageRecord:
@@ -486,6 +722,19 @@ async def _tx(db: aiosqlite.Connection, *, write: bool, durable: bool = False) -
     finally:
         if durable:
             await db.execute("PRAGMA synchronous = NORMAL")
+
+
+async def _steps_of(db: aiosqlite.Connection, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The steps of these reports, each in order."""
+    steps: dict[str, list[str]] = {}
+    for start in range(0, len(ids), _MAX_PARAMS):
+        chunk = list(ids[start:start + _MAX_PARAMS])
+        rows = await db.execute_fetchall(
+            f"SELECT report_id, step FROM report_steps WHERE report_id IN ({', '.join('?' for _ in chunk)}) "
+            "ORDER BY id", chunk)
+        for report_id, step in rows:
+            steps.setdefault(report_id, []).append(step)
+    return {k: tuple(v) for k, v in steps.items()}
 
 
 async def _pragma_int(db: aiosqlite.Connection, name: str) -> int:
@@ -545,3 +794,22 @@ def _row_record(row: Sequence[Any]) -> MessageRecord:
                       for s in json.loads(symbols)),
         headers=headers, size=size, outcome=outcome,
     )
+
+
+def _row_report(row: Sequence[Any], steps: tuple[str, ...], raw: bytes = b"") -> ReportRecord:
+    (report_id, received, reporter, kind, sender, client_ip, subject, message_id, status, shape) = row
+    return ReportRecord(id=report_id, received=received, reporter=reporter, kind=kind, sender=sender,
+                        client_ip=client_ip, subject=subject, message_id=message_id, status=status, shape=shape,
+                        steps=steps, raw=raw)
+
+
+def _block_entry(row: Sequence[Any]) -> BlockEntry:
+    kind, value, listed, expires, reporters = row
+    return BlockEntry(kind=kind, value=value, listed=listed, expires=expires, reporters=reporters)
+
+
+def _row_outbox(row: Sequence[Any], raw: bytes) -> OutboxItem:
+    (item_id, sender, rcpts, created, next_try, tries, state, last_reply, purpose, last_try) = row
+    return OutboxItem(id=item_id, sender=sender, rcpts=tuple(json.loads(rcpts)), raw=raw, created=created,
+                      next_try=next_try, tries=tries, state=state, last_reply=last_reply, purpose=purpose,
+                      last_try=last_try)
