@@ -133,15 +133,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def build_runtime(config: Config, store) -> Runtime:
         tls_context = tls_context_for(config)  # may refuse the config: before anything is replaced
         current = CheckServices.for_config(config, services[-1] if services else None)
+        current.sources = store  # REPORTED_SOURCE asks the block list that reports feed
         services[:] = [current]
-        autolearn = None
-        if config.bayes.autolearn and current.bayes is not None:
-            from mailguard.bayes.autolearn import AutoLearner
+        autolearn = learner = None
+        if current.bayes is not None:
+            from mailguard.bayes.autolearn import AutoLearner, ServiceLearner
 
-            autolearn = AutoLearner(config.bayes, current.bayes, store)
+            learner = ServiceLearner(current.bayes, store)  # users' reports learn through it
+            if config.bayes.autolearn:
+                autolearn = AutoLearner(config.bayes, current.bayes, store)
+        from mailguard.reports.never_block import NeverBlock
+
+        never_block = NeverBlock.load(config.reports.never_block, config.reports.local_domains)
         return Runtime(config=config, pipeline=build_pipeline(config, services=current), store=store,
                        hostname=config.hostname, tls_context=tls_context,
-                       trusted_networks=config.trusted_networks, resolver=current.resolver, autolearn=autolearn)
+                       trusted_networks=config.trusted_networks, resolver=current.resolver, autolearn=autolearn,
+                       learner=learner, never_block=never_block)  # serve adds the outbox's wake-up
 
     async def run() -> int:
         try:

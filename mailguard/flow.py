@@ -36,6 +36,7 @@ from mailguard.advertising import delivery as ad_delivery
 from mailguard.advertising.check import in_scope
 from mailguard.advertising.identity import advertiser_key, recipient_key
 from mailguard.config import Config
+from mailguard.reports import desk
 from mailguard.scan import headers
 from mailguard.scan.facts import ClientFacts, MessageFacts
 from mailguard.scan.pipeline import Pipeline, ScanContext
@@ -51,6 +52,7 @@ log = logging.getLogger("mailguard.flow")
 ADVERTISING_CHECK = "ADVERTISING"  # the check whose details are the AdFindings
 
 RECORD_TIMEOUT = 60.0  # seconds for one history row; it is written after the client's answer
+REPORT_TIMEOUT = 600.0  # seconds for the steps after a report's answer (learning, a release, counting)
 STORE_LOOKUP_TIMEOUT = 5.0  # seconds for a store read the client waits for (refusals at RCPT, the ad ledger)
 MAX_FROM = 5  # From addresses a refusal is looked up for
 QUARANTINE_ID_TRIES = 3  # new ids for a quarantine write whose id is taken (48 random bits each)
@@ -68,6 +70,9 @@ class FlowServices(Protocol):
     store: object  # quarantine and history ports; unused when nothing is recorded
     hostname: str
     autolearn: object | None
+    learner: object | None  # bayes.autolearn.ServiceLearner: users' reports learn through it
+    never_block: object | None  # reports.never_block.NeverBlock
+    wake_outbox: Callable[[], None] | None  # a new outbox item goes out at once
 
 
 @dataclass(frozen=True)
@@ -79,11 +84,15 @@ class ScanServices:
     store: object = None
     hostname: str = "localhost"
     autolearn: object | None = None
+    learner: object | None = None
+    never_block: object | None = None
+    wake_outbox: Callable[[], None] | None = None
 
 
 class Kind(enum.Enum):
     DELIVER = "deliver"
     QUARANTINE = "quarantine"
+    TAKEN = "taken"  # a spam report: mailguard took it (stored), nothing is relayed
     REJECT = "reject"
     TEMPFAIL = "tempfail"
 
@@ -99,6 +108,7 @@ class Outcome:
     rcpts: tuple[str, ...] | None = None  # DELIVER: only these recipients (None: all of them)
     ad: ad_delivery.AdDelivery | None = field(default=None, repr=False, compare=False)
     held: tuple[str, ...] = ()  # quarantine ids of recipients held back from a DELIVER (the ad ledger)
+    report: desk.Taken | None = field(default=None, repr=False, compare=False)  # TAKEN: the stored report
 
 
 @dataclass
@@ -109,6 +119,7 @@ class Transaction:
     early: list[Symbol] = field(default_factory=list)  # symbols of the connect/mail/rcpt phases
     policy: str | None = None  # the policy group, fixed by the first accepted recipient
     decree: bool | None = None  # recipients subject to Decree 91 ([advertising] domains), likewise
+    report: str | None = None  # "spam" / "ham": a transaction to the abuse addresses ([reports])
     refused: Verdict | None = None  # the last early refusal (what `scan` shows when all were refused)
 
 
@@ -183,6 +194,12 @@ class MessageFlow:
         config, pipeline = self.services.config, self.services.pipeline
         if len(self.txn.rcpts) >= config.server.max_recipients:
             return Reply(452, "4.5.3 Error: too many recipients")
+        # An abuse address ([reports]); `mailguard scan` treats it as any recipient.
+        kind = config.reports.kind_of(address) if self._record and config.reports.enabled else None
+        if self.txn.rcpts and (kind is None) != (self.txn.report is None):
+            return Reply(452, "4.5.3 Too many recipients: reports to the abuse address come in a separate transaction")
+        if kind is not None:
+            return self._take_report_rcpt(address, kind)
         group = config.policy_group(address)
         decree = in_scope(config.advertising, (address,))
         if self.txn.policy is not None and (group != self.txn.policy or decree != self.txn.decree):
@@ -206,6 +223,16 @@ class MessageFlow:
             return reply
         self._pending_rcpt = (address, group, decree, symbols)
         return None
+
+    def _take_report_rcpt(self, address: str, kind: str) -> Reply:
+        """An abuse address: mailguard takes the message itself; the RCPT never goes downstream.
+        A report to `spam@` and `notspam@` in one transaction is read as the first one's kind."""
+        assert self.txn is not None
+        if self.txn.report is None:
+            self.txn.report = kind
+        self.txn.policy = self.txn.policy or ""
+        self.txn.rcpts.append(address)
+        return Reply(250, "2.1.5 Ok (report address)")
 
     def _record_refusal(self, address: str, symbols: list[Symbol], action: Action, reply: Reply,
                         verdict: Verdict | None = None) -> None:
@@ -283,6 +310,8 @@ class MessageFlow:
         services = self.services
         facts = self.facts(tuple(self.txn.rcpts), queue_id or new_queue_id(), received_at=time.time())
         ctx = ScanContext(facts, raw)
+        if self.txn.report is not None:
+            return await self._take_report(ctx, self.txn.report)
         try:
             verdict = await asyncio.wait_for(services.pipeline.evaluate(ctx, self.txn.early),
                                              timeout=services.config.server.scan_timeout + 1.0)
@@ -379,6 +408,25 @@ class MessageFlow:
         return Outcome(Kind.DELIVER, verdict, None, fields, tag, ctx=ctx,
                        rcpts=ad.deliver if ad.held else None, ad=ad, held=tuple(held_ids))
 
+    async def _take_report(self, ctx: ScanContext, kind: str) -> Outcome:
+        """A message to an abuse address: the reporter's identity (the scan's AUTH results), the
+        rate limit, the intake; stored durably before the 250, acted on after it."""
+        services, config = self.services, self.services.config
+        assert self.txn is not None
+        try:  # the scan gives AUTH's results, which say whether the reporter is who they say
+            await asyncio.wait_for(services.pipeline.evaluate(ctx, self.txn.early), config.server.scan_timeout + 1.0)
+        except Exception:
+            log.exception("%s scan of a report failed; the reporter is judged without it", ctx.facts.queue_id)
+        try:
+            taken = await asyncio.wait_for(desk.take(ctx, kind, config.reports, config.trusted_networks, services.store),
+                                           config.relay_data_timeout)
+        except Exception:
+            log.exception("%s report could not be taken", ctx.facts.queue_id)
+            return Outcome(Kind.TEMPFAIL, None, Reply(451, "4.3.0 Temporary storage failure, try again later"), ctx=ctx)
+        if taken.reply.ok:
+            return Outcome(Kind.TAKEN, None, taken.reply, ctx=ctx, report=taken)
+        return Outcome(Kind.TEMPFAIL if taken.reply.code < 500 else Kind.REJECT, None, taken.reply, ctx=ctx)
+
     def _spawn_undo(self, queue_id: str) -> None:
         if self._spawn is not None:
             self._spawn(_delete_quarantined(self.services.store, queue_id))
@@ -427,11 +475,25 @@ class MessageFlow:
                 self._spawn_undo(queue_id)
         if self._record and outcome.ctx is not None and outcome.verdict is not None and self._spawn is not None:
             self._spawn(self._record_message(outcome.ctx, outcome.verdict, str(reply).replace("\r\n", " ")))
+        if outcome.report is not None and reply.ok and self._spawn is not None:
+            self._spawn(self._act_on_report(outcome.report))
         if self._record and reply.ok and outcome.ctx is not None and self._spawn is not None:
             if outcome.ad is not None and outcome.kind is Kind.DELIVER:
                 self._spawn(_remember_unsubscribe(self.services.store, outcome.ctx, outcome.ad))
             if self.services.config.advertising.outbound:
                 self._spawn(_unsubscribes_sent(self.services.store, outcome.ctx))
+
+    async def _act_on_report(self, taken: desk.Taken) -> None:
+        from mailguard.smtp.release import release
+
+        services = self.services
+        actions = desk.ReportActions(services.config, services.store, services.learner, services.never_block,
+                                     services.wake_outbox, release)
+        try:
+            async with asyncio.timeout(REPORT_TIMEOUT):
+                await actions.run(taken)
+        except Exception:
+            log.exception("%s acting on the report failed", taken.record.id if taken.record else "-")
 
     async def _record_message(self, ctx: ScanContext, verdict: Verdict, outcome: str) -> None:
         """The history row and autolearn; a failure or a store that does not answer in time is

@@ -282,6 +282,11 @@ class Mailguard:
     def log(self) -> str:
         return "\n".join(self.stderr_lines)
 
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """`mailguard ARGS` on this instance's config and state (quarantine, ads, reports, ...)."""
+        return subprocess.run([VENV_BIN / "mailguard", *args, "--config", self.config_path,
+                               "--state-dir", self.base / "state"], capture_output=True, text=True, timeout=120)
+
     def signal(self, sig: int) -> None:
         assert self.proc
         self.proc.send_signal(sig)

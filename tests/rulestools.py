@@ -23,6 +23,15 @@ action = "reject"
 description = "a spam trap address"
 '''
 
+# A body marker scoring between [actions] quarantine and reject: the message is quarantined.
+QUARANTINE_RULE = '''[[rule]]
+name = "QUARANTINE_MARK"
+kind = "body"
+pattern = 'quarantine-me'
+score = 13.0
+description = "scores between [actions] quarantine and reject"
+'''
+
 FACTS = MessageFacts(ClientFacts(ip="192.0.2.7", name="mail.sender.example", helo="helo.sender.example"),
                      "alice@sender.example", ("user@test.example",), "Q1")
 

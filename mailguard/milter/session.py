@@ -225,6 +225,8 @@ class MilterSession:
         if flow.txn is None:
             return [_reply(INTERNAL_ERROR)]
         refusal = await flow.rcpt(command.address)
+        if refusal is not None and refusal.ok:  # an abuse address: the flow took the recipient
+            return [p.CONTINUE]
         if refusal is not None:
             return [_reply(refusal)]
         # Postfix asks its milters after its own recipient checks: it takes this recipient.
@@ -284,7 +286,7 @@ class MilterSession:
                 p.DeleteRecipient(wire) for rcpt, wire in self.rcpt_args.items() if rcpt not in outcome.rcpts]
             return [*edits, *held, p.ACCEPT], TOLD_ACCEPTED
         assert outcome.reply is not None
-        if outcome.kind is Kind.QUARANTINE:
+        if outcome.kind in (Kind.QUARANTINE, Kind.TAKEN):  # stored by us: Postfix delivers nothing
             return [p.DISCARD], outcome.reply
         return [_reply(outcome.reply)], outcome.reply
 

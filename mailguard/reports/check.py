@@ -17,24 +17,16 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from mailguard import domains
 from mailguard.auth.results import AuthOutcome
-from mailguard.ipaddrs import plain_ip
 from mailguard.reports.never_block import NeverBlock
+from mailguard.reports.sourcekeys import source_key
 from mailguard.reports.spec import SYMBOL
 from mailguard.scan.pipeline import ScanContext
-from mailguard.scan.verdict import Symbol
+from mailguard.scan.verdict import Action, Symbol
 from mailguard.store.sources import SourceKind, SourcesPort
 
 MAX_LINK_DOMAINS = 20  # registered link domains asked about per message, in order of appearance
 MAX_ADDRESSES = 10  # From addresses (a From field may hold several)
-
-
-def normal_address(address: str) -> str:
-    """`local@domain` with the local part and the domain in lower case; "" when not one."""
-    local, at, domain = (address or "").strip().strip("<>").rpartition("@")
-    name = domains.normalize(domain)
-    return f"{local.lower()}@{name}" if at and local and name else ""
 
 
 def message_sources(*, client_ip: str | None, addresses: Iterable[str] = (),
@@ -45,12 +37,12 @@ def message_sources(*, client_ip: str | None, addresses: Iterable[str] = (),
     authenticated domain; "link" each registered link domain (at most MAX_LINK_DOMAINS). Those
     `never_block` covers are left out."""
     found: list[tuple[SourceKind, str]] = []
-    ip = plain_ip(client_ip)
+    ip = source_key("ip", client_ip or "")
     if ip:
         found.append(("ip", ip))
-    found += [("address", a) for a in (normal_address(a) for a in addresses) if a]
-    found += [("domain", d) for d in (domains.organizational(d) for d in authenticated) if d]
-    link_domains = [d for d in (domains.organizational(d) for d in links) if d]
+    found += [("address", a) for a in (source_key("address", a) for a in addresses) if a]
+    found += [("domain", d) for d in (source_key("domain", d) for d in authenticated) if d]
+    link_domains = [d for d in (source_key("link", d) for d in links) if d]
     found += [("link", d) for d in list(dict.fromkeys(link_domains))[:MAX_LINK_DOMAINS]]
     unique = list(dict.fromkeys(found))
     if never_block is not None:
@@ -83,4 +75,7 @@ class ReportedSourceCheck:
         if not hits:
             return []
         detail = "; ".join(f"{e.name} ({e.reporters} reporter{'s' if e.reporters != 1 else ''})" for e in hits)
-        return [Symbol(SYMBOL.name, SYMBOL.score, detail, None, SYMBOL.description)]
+        # A listed sender, domain or client is refused (a block list blocks); a listed link domain
+        # only scores: links are the easiest way to hit an innocent site.
+        force = Action.REJECT if any(e.kind != "link" for e in hits) else None
+        return [Symbol(SYMBOL.name, SYMBOL.score, detail, force, SYMBOL.description)]

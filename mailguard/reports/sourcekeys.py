@@ -2,7 +2,8 @@
 checks or removes one, so `blocklist remove ip:2001:DB8::1` finds what the intake counted.
 
 - ip: the address in its canonical form (`2001:db8::1`, `192.0.2.7`);
-- domain, link: lower-case ASCII, IDN as punycode, no trailing dot (mailguard.domains.normalize);
+- domain, link: the organizational domain (mailguard.domains.organizational: `news.spam.example`
+  and `spam.example` are one source);
 - address: the mailbox key of advertising/identity.py (`Bob@Example.VN` → `bob@example.vn`).
 """
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 
 from mailguard import domains
+from mailguard.advertising.identity import recipient_key
+from mailguard.ipaddrs import plain_ip
 from mailguard.store.sources import SOURCE_KINDS, SourceKind
 
 
@@ -18,15 +21,13 @@ def source_key(kind: str, value: str) -> str:
     value = value.strip()
     if kind == "ip":
         try:
-            return str(ipaddress.ip_address(value.strip("[]")))
+            return str(ipaddress.ip_address(plain_ip(value.strip("[]")) or ""))
         except ValueError:
             return ""
     if kind in ("domain", "link"):
-        return domains.normalize(value)
+        return domains.organizational(value)
     if kind == "address":
-        local, at, domain = value.strip("<>").rpartition("@")
-        name = domains.normalize(domain) if at else ""
-        return f"{local.lower()}@{name}" if local and name else ""
+        return recipient_key(value)
     return ""
 
 

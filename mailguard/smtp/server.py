@@ -8,6 +8,7 @@ refused with a log line naming file, key and problem, and the running configurat
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import collections
 import ipaddress
 import logging
@@ -42,6 +43,9 @@ class Runtime:
     trusted_networks: tuple
     resolver: Resolver | None = None  # for the client's verified name (XCLIENT NAME=)
     autolearn: object | None = None  # mailguard.bayes.autolearn.AutoLearner when [bayes] autolearn is on
+    learner: object | None = None  # mailguard.bayes.autolearn.ServiceLearner: reports learn through it
+    never_block: object | None = None  # mailguard.reports.never_block.NeverBlock
+    wake_outbox: Callable[[], None] | None = None  # the outbox worker's wake-up (serve sets it)
 
 
 def tls_context_for(config: Config) -> ssl.SSLContext | None:
@@ -173,7 +177,15 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
                 store: Store) -> int:
     config = load_config()
     memory.fix_mmap_threshold()
-    holder = RuntimeHolder(build_runtime(config, store))
+    from mailguard.reports.outbox_worker import OutboxWorker
+
+    # The relay of our own mail (acknowledgements, ARF reports) is the downstream.
+    outbox = OutboxWorker(store, config.downstream, config.hostname)
+
+    def runtime_for(cfg: Config) -> Runtime:
+        return dataclasses.replace(build_runtime(cfg, store), wake_outbox=outbox.wake)
+
+    holder = RuntimeHolder(runtime_for(config))
     state = ServerState(max_connections=config.server.max_connections)
     state.configure(config.server, config.client_limit_exceptions)
     loop = asyncio.get_running_loop()
@@ -206,7 +218,7 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
 
     def build() -> tuple[Config, Runtime]:
         new_config = load_config()
-        return new_config, build_runtime(new_config, store)
+        return new_config, runtime_for(new_config)
 
     async def reload() -> None:
         # Built in a worker thread: re-reading large lists, compiling the rules and loading the
@@ -236,10 +248,6 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
     if milter is not None:
         print(f"milter listening on {milter.bound}", file=sys.stderr, flush=True)
     purge = asyncio.create_task(_purge_history_daily(store))
-    from mailguard.reports.outbox_worker import OutboxWorker
-
-    # The settings are the worker's defaults until [reports] names them; the relay is the downstream.
-    outbox = OutboxWorker(store, config.downstream, config.hostname)
     state.outbox = outbox
     outbox.start()
     try:

@@ -6,20 +6,14 @@ from __future__ import annotations
 import json
 import re
 import smtplib
-import subprocess
 import uuid
 
 from adtools import ad
 from mailguard.advertising.delivery import parse_header
-from realservers import TEST_DOMAIN, VENV_BIN, Mailguard, Postfix, config_for, free_port, wait_for
+from realservers import TEST_DOMAIN, Mailguard, Postfix, config_for, free_port, wait_for
 
 USER, OTHER = f"user@{TEST_DOMAIN}", f"other@{TEST_DOMAIN}"
 ADS = {"domains": [TEST_DOMAIN]}
-
-
-def cli(mg, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([VENV_BIN / "mailguard", *args, "--config", mg.config_path, "--state-dir", mg.base / "state"],
-                          capture_output=True, text=True, timeout=120)
 
 
 def send(port: int, rcpts: list[str], message: bytes, sender: str) -> dict[str, tuple[int, bytes]]:
@@ -71,14 +65,14 @@ def test_three_ads_a_day_then_held_for_that_recipient_across_a_restart_and_relea
     got = postfix.wait_delivered("other", lambda b: f"{tag}-3".encode() in b).read_bytes()
     assert x_advertising(got) == {"advertising": "yes", "label": "QC", "optout": "header",
                                   "advertiser": "present", "count": "1/3"}
-    held = [json.loads(line) for line in cli(mg, "quarantine", "list", "--json").stdout.splitlines()]
+    held = [json.loads(line) for line in mg.cli("quarantine", "list", "--json").stdout.splitlines()]
     assert len(held) == 1 and held[0]["rcpts"] == [USER]
     wait_done(postfix, f"<ad3.{tag}-3@{advertiser}>")
     assert not [p for p in postfix.delivered("user") if f"{tag}-3".encode() in p.read_bytes()]
-    ledger = [json.loads(line) for line in cli(mg, "ads", "ledger", "--recipient", USER, "--json").stdout.splitlines()]
+    ledger = [json.loads(line) for line in mg.cli("ads", "ledger", "--recipient", USER, "--json").stdout.splitlines()]
     assert [(e["advertiser"], e["count"]) for e in ledger] == [(advertiser, 3)]
 
-    released = cli(mg, "quarantine", "release", held[0]["queue_id"])
+    released = mg.cli("quarantine", "release", held[0]["queue_id"])
     assert released.returncode == 0, released.stderr
     postfix.wait_delivered("user", lambda b: f"{tag}-3".encode() in b)
 
@@ -87,7 +81,7 @@ def test_a_refusal_by_command_refuses_that_recipient_at_rcpt_only(postfix, start
     tag = uuid.uuid4().hex
     advertiser = f"shop-{tag[:8]}.example"
     mg = start_mailguard(postfix.port, advertising=ADS)
-    added = cli(mg, "ads", "refusals", "add", "--recipient", USER.upper(), "--advertiser", f"news.{advertiser}")
+    added = mg.cli("ads", "refusals", "add", "--recipient", USER.upper(), "--advertiser", f"news.{advertiser}")
     assert added.returncode == 0, added.stderr
     forged = b"X-Advertising: no; label=QC\r\n"  # the sender's copy goes; ours is the only one
     replies = send(mg.port, [USER, OTHER], forged + ad(advertiser=advertiser, tag=tag), f"news@{advertiser}")
@@ -96,7 +90,7 @@ def test_a_refusal_by_command_refuses_that_recipient_at_rcpt_only(postfix, start
     assert replies[OTHER][0] == 250 and replies["data"][0] == 250
     data = postfix.wait_delivered("other", lambda b: tag.encode() in b).read_bytes()
     assert x_advertising(data)["label"] == "QC" and b"X-Advertising: no" not in data
-    assert cli(mg, "ads", "refusals", "remove", "--recipient", USER, "--advertiser", advertiser).returncode == 0
+    assert mg.cli("ads", "refusals", "remove", "--recipient", USER, "--advertiser", advertiser).returncode == 0
     replies = send(mg.port, [USER], ad(advertiser=advertiser, tag=f"{tag}-again"), f"news@{advertiser}")
     assert replies[USER][0] == 250 and replies["data"][0] == 250
 
@@ -135,7 +129,7 @@ def test_milter_mode_delivers_to_the_recipient_within_the_limit_and_holds_the_ot
         assert second["data"][0] == 250
         postfix.wait_delivered("other", lambda b: f"{tag}-2".encode() in b)
         wait_done(postfix, f"<ad0.{tag}-2@shop.example>")
-        held = [json.loads(line) for line in cli(mg, "quarantine", "list", "--json").stdout.splitlines()]
+        held = [json.loads(line) for line in mg.cli("quarantine", "list", "--json").stdout.splitlines()]
         assert len(held) == 1 and held[0]["rcpts"] == [USER]
         # Postfix delivered the message to `other` only: the removed recipient got no copy.
         assert not [p for p in postfix.delivered("user") if f"{tag}-2".encode() in p.read_bytes()]

@@ -19,15 +19,9 @@ import pytest
 from mailguard.milter.protocol import MAX_PACKET
 from rawmilter import milter_connect, milter_negotiate, milter_packet, milter_response
 from realservers import CORPORA, TEST_DOMAIN, VENV_BIN, Mailguard, Postfix, config_for, free_port, wait_for
-from rulestools import SPAMTRAP_RULE
+from rulestools import QUARANTINE_RULE, SPAMTRAP_RULE
 
-RULES = '''[[rule]]
-name = "QUARANTINE_MARK"
-kind = "body"
-pattern = 'quarantine-me'
-score = 13.0
-description = "scores between [actions] quarantine and reject"
-
+RULES = QUARANTINE_RULE + '''
 [[rule]]
 name = "TAG_MARK"
 kind = "body"
@@ -65,9 +59,7 @@ class Setup:
         return config_for(self.plain_port, **merged)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        mg = self.mailguard
-        return subprocess.run([VENV_BIN / "mailguard", *args, "--config", mg.config_path,
-                               "--state-dir", mg.base / "state"], capture_output=True, text=True, timeout=120)
+        return self.mailguard.cli(*args)
 
 
 @pytest.fixture(scope="module")

@@ -178,13 +178,15 @@ def test_look_alikes_are_not_advertising(subject, body, headers):
     assert out.symbols == () and out.details is None
 
 
-def test_cpu_is_bounded_on_a_huge_body():
-    import time
+def test_detection_reads_a_bounded_text_of_a_huge_body():
+    """CPU is bounded by design: only the head and the tail of the text are read (the cost itself
+    is benchmarks' business; tests never assert speed)."""
+    from mailguard.advertising.detect import HEAD, TAIL, bounded_text
+
     body = AD_BODY + ("giảm giá " * 400_000)
-    raw = mail(body=body)
-    started = time.perf_counter()
-    run(raw)
-    assert time.perf_counter() - started < 5.0  # the parse included; detection reads a bounded text
+    assert len(bounded_text(body)) <= HEAD + TAIL + 1
+    out = run(mail(body=body))
+    assert out.details is not None  # still an ad
 
 
 def test_symbols_are_declared_and_listed():

@@ -68,7 +68,13 @@ def test_no_listed_source_no_symbol():
 def test_client_ip_hit_names_the_entry_and_its_reporters():
     [symbol] = run(DictSources(entry("ip", "192.0.2.7", reporters=4)))
     assert (symbol.name, symbol.score, symbol.detail) == ("REPORTED_SOURCE", 6.0, "ip:192.0.2.7 (4 reporters)")
-    assert symbol.force is None
+    assert symbol.force is Action.REJECT  # a listed client is refused: a block list blocks
+
+
+def test_a_listed_link_domain_alone_only_scores():
+    [symbol] = run(DictSources(entry("link", "spamlink.example")),
+                   mail(body="Visit http://www.spamlink.example/buy now\r\n"))
+    assert symbol.detail == "link:spamlink.example (3 reporters)" and symbol.force is None
 
 
 def test_ipv4_mapped_client_is_asked_in_its_plain_form():
@@ -132,7 +138,7 @@ def test_message_sources_is_one_normal_form():
         ("ip", "2001:db8::7"), ("address", "a@example.com"), ("domain", "example.com"), ("link", "example.org")]
 
 
-def test_in_a_pipeline_it_scores():
+def test_in_a_pipeline_a_listed_client_is_rejected():
     sources = DictSources(entry("ip", "192.0.2.7", reporters=4))
     check = ReportedSourceCheck(sources, None, clock=lambda: NOW)
     from mailguard.reports.spec import STAGE
@@ -140,7 +146,7 @@ def test_in_a_pipeline_it_scores():
     pipeline = Pipeline((STAGE.check(check, 1.0),), ActionSettings(), deadline=5.0)
     facts = MessageFacts(ClientFacts(ip="192.0.2.7"), "b@shop.example", ("an@example.vn",), "Q")
     verdict = asyncio.run(pipeline.evaluate(ScanContext(facts, mail())))
-    assert verdict.action is Action.ADD_HEADER and verdict.score == pytest.approx(6.0)
+    assert verdict.action is Action.REJECT and verdict.score == pytest.approx(6.0)
 
 
 def test_a_failing_store_is_check_error_not_an_exception():

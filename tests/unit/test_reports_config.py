@@ -86,8 +86,15 @@ def test_errors_name_the_key(tmp_path, text, expected):
 
 def test_the_authority_and_full_addresses_are_accepted(tmp_path):
     cfg = load(tmp_path, '[reports]\nspam_addresses = ["abuse@example.vn"]\nlocal_domains = ["example.vn"]\n'
-                         'forward_to = ["chongthurac@vncert.vn"]\nforward_mode = "digest"\n')
-    assert cfg.reports.forward_to == ("chongthurac@vncert.vn",) and cfg.reports.forward_mode == "digest"
+                         'forward_to = ["chongthurac@vncert.vn"]\nforward_mode = "each"\n')
+    assert cfg.reports.forward_to == ("chongthurac@vncert.vn",) and cfg.reports.forward_mode == "each"
+
+
+@pytest.mark.parametrize("text, key", [('forward_mode = "digest"', "forward_mode"), ("deliver_reports = true", "deliver_reports")])
+def test_what_is_not_built_yet_is_refused_not_ignored(tmp_path, text, key):
+    with pytest.raises(config.ConfigError) as err:
+        load(tmp_path, f"[reports]\n{text}\n")
+    assert key in str(err.value) and "not available yet" in str(err.value)
 
 
 def test_the_symbol_is_declared():
