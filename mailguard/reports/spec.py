@@ -46,6 +46,10 @@ class ReportsSettings:
     acknowledge: bool = True  # tell the reporter the report was received and what was done
     acknowledge_from: str = ""  # "": postmaster@<first of local_domains>
     forward_to: tuple[str, ...] = ()  # ARF (RFC 5965) recipients, e.g. "chongthurac@vncert.vn"
+    # Where mailguard's own mail (acknowledgements, ARF) goes: "" is [relay] downstream. In front
+    # mode Postfix judges mailguard's own address there and will not relay for it to outside
+    # addresses (forward_to): name a Postfix listener that does (README, "What goes out").
+    relay: str = ""
     forward_mode: Literal["each", "digest"] = "each"  # one ARF per report, or one digest a day
     deliver_reports: bool = False  # also relay reports to a mailbox of that name downstream
 
@@ -141,6 +145,13 @@ def validate(settings: ReportsSettings, fail: Fail) -> None:
             and (settings.spam_addresses or settings.ham_addresses)):
         fail("reports", "acknowledge_from", "required when local_domains is empty (its default is "
                                             "postmaster@<the first of local_domains>), or acknowledge = false")
+    if settings.relay:
+        from mailguard.config import parse_host_port  # spec modules do not import config at load
+
+        try:
+            parse_host_port(settings.relay)
+        except ValueError as exc:
+            fail("reports", "relay", str(exc))
     for address in settings.forward_to:
         if not valid_address(address):
             fail("reports", "forward_to", f"{address!r} is not an address")

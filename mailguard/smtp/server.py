@@ -21,7 +21,7 @@ from typing import Awaitable, Callable
 
 from mailguard import memory
 from mailguard.inflight import Budget
-from mailguard.config import Config, ConfigError, HostPort, ServerSettings
+from mailguard.config import Config, ConfigError, HostPort, ServerSettings, parse_host_port
 from mailguard.dnsresolver import Resolver
 from mailguard.ipaddrs import in_networks
 from mailguard.scan.pipeline import Pipeline
@@ -179,8 +179,9 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
     memory.fix_mmap_threshold()
     from mailguard.reports.outbox_worker import OutboxWorker
 
-    # The relay of our own mail (acknowledgements, ARF reports) is the downstream.
-    outbox = OutboxWorker(store, config.downstream, config.hostname)
+    # Our own mail (acknowledgements, ARF reports): [reports] relay, else the downstream.
+    relay = parse_host_port(config.reports.relay) if config.reports.relay else config.downstream
+    outbox = OutboxWorker(store, relay, config.hostname)
 
     def runtime_for(cfg: Config) -> Runtime:
         return dataclasses.replace(build_runtime(cfg, store), wake_outbox=outbox.wake)

@@ -134,3 +134,10 @@ def test_config_check_reads_the_never_block_list(tmp_path):
     (tmp_path / "absent.txt").write_text("example.com\n")
     res = subprocess.run([VENV_BIN / "mailguard", "config", "check", "--config", cfg], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_the_relay_of_our_own_mail_is_a_host_and_port(tmp_path):
+    assert load(tmp_path, '[reports]\nrelay = "127.0.0.1:10026"\n').reports.relay == "127.0.0.1:10026"
+    with pytest.raises(config.ConfigError) as err:
+        load(tmp_path, '[reports]\nrelay = "[::1"\n')
+    assert "relay" in str(err.value)
