@@ -224,8 +224,10 @@ class ReportActions:
 
     async def _forward(self, record: ReportRecord, originals: Sequence[ReportedOriginal]) -> list[str]:
         s = self.config.reports
-        if record.kind != "spam" or not s.forward_to or s.forward_mode != "each":
+        if record.kind != "spam" or not s.forward_to:
             return []
+        if s.forward_mode == "digest":
+            return [f"kept for the daily ARF digest to {', '.join(s.forward_to)}"]
         from mailguard.reports.arf import feedback_report
 
         lines = []

@@ -115,8 +115,6 @@ def validate(settings: ReportsSettings, fail: Fail) -> None:
         if getattr(settings, key) <= 0:
             fail("reports", key, "must be greater than 0")
     # Not built yet (see README, "Spam reports by forwarding"): refused rather than silently ignored.
-    if settings.forward_mode == "digest":
-        fail("reports", "forward_mode", '"digest" is not available yet: use "each" (one ARF message per report)')
     if settings.deliver_reports:
         fail("reports", "deliver_reports", "is not available yet: reports are taken by mailguard and relayed nowhere")
     if settings.block_after_reporters < 1:

@@ -249,12 +249,14 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
     if milter is not None:
         print(f"milter listening on {milter.bound}", file=sys.stderr, flush=True)
     purge = asyncio.create_task(_purge_history_daily(store))
+    digests = asyncio.create_task(_send_digests(store, lambda: holder.runtime.config, outbox.wake))
     state.outbox = outbox
     outbox.start()
     try:
         await stop.wait()
     finally:
         purge.cancel()
+        digests.cancel()
         await _shutdown(server, state, holder.runtime.config.server.shutdown_grace, milter)
         await outbox.stop()  # after the sessions: what they queued last may still go out now
         await _learn_what_is_queued(holder.runtime)
@@ -323,6 +325,19 @@ class _Reloads:
             await self.run()
             if not self.again:
                 return
+
+
+async def _send_digests(store: Store, current_config: Callable[[], Config], wake: Callable[[], None]) -> None:
+    """Hourly: queue the daily ARF digest when one is due (reports/digest.py)."""
+    from mailguard.reports.digest import send_digest
+
+    while True:
+        try:
+            if await send_digest(store, current_config()):
+                wake()
+        except Exception:
+            log.exception("the ARF digest could not be queued")
+        await asyncio.sleep(3600)
 
 
 async def _purge_history_daily(store: Store) -> None:
