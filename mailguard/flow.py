@@ -134,7 +134,8 @@ class MessageFlow:
         self._spawn = spawn
         self._record = record
         self._connect: asyncio.Future[list[Symbol]] | None = None
-        self._pending_rcpt: tuple[str, str, bool, list[Symbol]] | None = None  # let go on by rcpt()
+        # (address, policy group, decree, symbols, report kind): let go on by rcpt(), kept by accepted()
+        self._pending_rcpt: tuple[str, str, bool, list[Symbol], str | None] | None = None
         self._reserved: list[int] = []  # ad ledger slots of the outcome not finished yet
 
     # --- the connection -----------------------------------------------------------------------
@@ -198,8 +199,11 @@ class MessageFlow:
         kind = config.reports.kind_of(address) if self._record and config.reports.enabled else None
         if self.txn.rcpts and (kind is None) != (self.txn.report is None):
             return Reply(452, "4.5.3 Too many recipients: reports to the abuse address come in a separate transaction")
-        if kind is not None:
+        if kind is not None and not config.reports.deliver_reports:
             return self._take_report_rcpt(address, kind)
+        if kind is not None:  # delivered as well: the RCPT goes downstream, the report is ours too
+            self._pending_rcpt = (address, "", False, [], kind)
+            return None
         group = config.policy_group(address)
         decree = in_scope(config.advertising, (address,))
         if self.txn.policy is not None and (group != self.txn.policy or decree != self.txn.decree):
@@ -221,7 +225,7 @@ class MessageFlow:
             reply = Reply(550, f"5.7.1 Recipient refused by policy ({', '.join(refused.reasons())})")
             self._record_refusal(address, list(refused.symbols), refused.action, reply, refused)
             return reply
-        self._pending_rcpt = (address, group, decree, symbols)
+        self._pending_rcpt = (address, group, decree, symbols, None)
         return None
 
     def _take_report_rcpt(self, address: str, kind: str) -> Reply:
@@ -285,9 +289,11 @@ class MessageFlow:
         pending, self._pending_rcpt = self._pending_rcpt, None
         if pending is None or pending[0] != address:
             return
-        _, group, decree, symbols = pending
+        _, group, decree, symbols, report = pending
         self.txn.policy = group
         self.txn.decree = decree
+        if report is not None and self.txn.report is None:
+            self.txn.report = report
         self.txn.rcpts.append(address)
         self.txn.early += symbols
 
@@ -413,8 +419,10 @@ class MessageFlow:
         rate limit, the intake; stored durably before the 250, acted on after it."""
         services, config = self.services, self.services.config
         assert self.txn is not None
+        verdict = None
         try:  # the scan gives AUTH's results, which say whether the reporter is who they say
-            await asyncio.wait_for(services.pipeline.evaluate(ctx, self.txn.early), config.server.scan_timeout + 1.0)
+            verdict = await asyncio.wait_for(services.pipeline.evaluate(ctx, self.txn.early),
+                                             config.server.scan_timeout + 1.0)
         except Exception:
             log.exception("%s scan of a report failed; the reporter is judged without it", ctx.facts.queue_id)
         try:
@@ -423,6 +431,11 @@ class MessageFlow:
         except Exception:
             log.exception("%s report could not be taken", ctx.facts.queue_id)
             return Outcome(Kind.TEMPFAIL, None, Reply(451, "4.3.0 Temporary storage failure, try again later"), ctx=ctx)
+        if taken.reply.ok and config.reports.deliver_reports and verdict is not None:
+            # Relayed to the mailbox of that name too, with our headers; the 250 is the downstream's.
+            extra = [self.received_header(ctx.facts)] if config.relay.mode == "front" else []
+            return Outcome(Kind.DELIVER, verdict, None, headers.added_fields(verdict, config.authserv_id, extra),
+                           ctx=ctx, report=taken)
         if taken.reply.ok:
             return Outcome(Kind.TAKEN, None, taken.reply, ctx=ctx, report=taken)
         return Outcome(Kind.TEMPFAIL if taken.reply.code < 500 else Kind.REJECT, None, taken.reply, ctx=ctx)
@@ -475,8 +488,11 @@ class MessageFlow:
                 self._spawn_undo(queue_id)
         if self._record and outcome.ctx is not None and outcome.verdict is not None and self._spawn is not None:
             self._spawn(self._record_message(outcome.ctx, outcome.verdict, str(reply).replace("\r\n", " ")))
-        if outcome.report is not None and reply.ok and self._spawn is not None:
-            self._spawn(self._act_on_report(outcome.report))
+        if outcome.report is not None and self._spawn is not None:
+            if reply.ok:
+                self._spawn(self._act_on_report(outcome.report))
+            elif outcome.report.record is not None:  # relayed and refused: the client's retry brings it again
+                self._spawn(_delete_report(self.services.store, outcome.report.record.id))
         if self._record and reply.ok and outcome.ctx is not None and self._spawn is not None:
             if outcome.ad is not None and outcome.kind is Kind.DELIVER:
                 self._spawn(_remember_unsubscribe(self.services.store, outcome.ctx, outcome.ad))
@@ -540,6 +556,14 @@ async def _unsubscribes_sent(store, ctx: ScanContext) -> None:
                              ctx.facts.queue_id, sender, advertiser, rcpt)
     except Exception:
         log.exception("%s unsubscribe messages could not be turned into refusals", ctx.facts.queue_id)
+
+
+async def _delete_report(store, report_id: str) -> None:
+    try:
+        async with asyncio.timeout(RECORD_TIMEOUT):
+            await store.delete_report(report_id)
+    except Exception:
+        log.exception("%s report could not be deleted after the downstream refused it", report_id)
 
 
 async def _delete_quarantined(store, queue_id: str) -> None:

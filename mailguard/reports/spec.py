@@ -114,9 +114,6 @@ def validate(settings: ReportsSettings, fail: Fail) -> None:
     for key in ("budget_ms", "window_days", "block_days"):
         if getattr(settings, key) <= 0:
             fail("reports", key, "must be greater than 0")
-    # Not built yet (see README, "Spam reports by forwarding"): refused rather than silently ignored.
-    if settings.deliver_reports:
-        fail("reports", "deliver_reports", "is not available yet: reports are taken by mailguard and relayed nowhere")
     if settings.block_after_reporters < 1:
         fail("reports", "block_after_reporters", "must be 1 or more (distinct reporters before a source is blocked)")
     if settings.max_reports_per_hour < 1:

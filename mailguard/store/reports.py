@@ -50,6 +50,10 @@ class ReportsPort(Protocol):
         """Store it under record.id (durably), with its steps; `base.DuplicateId` when the id is
         taken (the stored report stays as it was)."""
 
+    async def delete_report(self, report_id: str) -> bool:
+        """Forget a report and its steps (one relayed with `deliver_reports` that the downstream
+        refused: the client sends it again). True if there was one."""
+
     async def add_report_step(self, report_id: str, step: str) -> None:
         """Append a step to the report's record (durably); StoreError when there is no such report."""
 

@@ -457,6 +457,13 @@ class SqliteStore:
 
     # --- reports (reports.py) -----------------------------------------------------------------
 
+    async def delete_report(self, report_id: str) -> bool:
+        with self._failing(f"deleting report {report_id!r}"):
+            async with self._transaction(write=True, durable=True) as db:
+                await db.execute("DELETE FROM report_steps WHERE report_id = ?", (_text(report_id),))
+                cursor = await db.execute("DELETE FROM reports WHERE id = ?", (_text(report_id),))
+                return cursor.rowcount > 0
+
     async def add_report(self, record: ReportRecord) -> None:
         """Durable on return (synchronous=FULL for the commit, as quarantine writes)."""
         row = (_text(record.id), record.received, _text(record.reporter), record.kind, _text(record.sender),

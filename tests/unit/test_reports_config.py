@@ -90,13 +90,6 @@ def test_the_authority_and_full_addresses_are_accepted(tmp_path):
     assert cfg.reports.forward_to == ("chongthurac@vncert.vn",) and cfg.reports.forward_mode == "each"
 
 
-@pytest.mark.parametrize("text, key", [("deliver_reports = true", "deliver_reports")])
-def test_what_is_not_built_yet_is_refused_not_ignored(tmp_path, text, key):
-    with pytest.raises(config.ConfigError) as err:
-        load(tmp_path, f"[reports]\n{text}\n")
-    assert key in str(err.value) and "not available yet" in str(err.value)
-
-
 def test_the_symbol_is_declared():
     declared = {d.symbol.name: d for d in declared_symbols(config.Config())}
     assert declared["REPORTED_SOURCE"].check == "REPORTS"
