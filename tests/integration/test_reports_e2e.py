@@ -97,6 +97,8 @@ def test_each_forward_shape_is_recorded_and_the_reporter_acknowledged(setup, sha
     if shape in ("thunderbird attached", "outlook attached", "arf"):
         assert record["client_ip"] == shapes.SPAMMER_IP  # the first hop outside the provider
     ack = delivered_with(setup.postfix, "user", record["id"].encode())
+    shown = setup.cli("reports", "show", record["id"])
+    assert "learnt spam" in shown.stderr + shown.stdout
     parsed = email.message_from_bytes(ack, policy=email.policy.default)
     assert parsed["Auto-Submitted"] == "auto-replied" and tag in parsed.get_body(("plain",)).get_content()
 
@@ -150,6 +152,7 @@ def test_notspam_releases_the_quarantined_original_to_the_reporter(setup):
              what="the quarantine entry gone")
     shown = setup.cli("reports", "show", record["id"])
     assert "released" in shown.stderr + shown.stdout
+    assert "learnt ham" in shown.stderr + shown.stdout  # the learning moves to ham
 
 
 def test_reporting_an_ad_refuses_its_advertiser_for_the_reporter(setup):
