@@ -176,3 +176,40 @@ def test_the_report_goes_onward_in_arf(setup):
     fields = feedback.get_payload()[0] if feedback.is_multipart() else email.message_from_bytes(
         feedback.get_payload(decode=True) or b"")
     assert fields["Feedback-Type"] == "abuse" and fields["Source-IP"] == shapes.SPAMMER_IP
+
+
+def test_milter_mode_takes_a_report_and_postfix_delivers_nothing(tmp_path, session_dns):
+    """Postfix is the SMTP server; the abuse address exists for it (a virtual alias to itself),
+    the milter takes the report (stored, acknowledged) and Postfix discards the message."""
+    milter_port, plain_port = free_port(), free_port()
+    postfix = Postfix(tmp_path / "postfix", free_port(),
+                      extra_master=f"127.0.0.1:{plain_port} inet n - n - - smtpd -o smtpd_milters=\n",
+                      extra_main=f"smtpd_milters = inet:127.0.0.1:{milter_port}\n"
+                                 "milter_default_action = tempfail\nmilter_protocol = 6\n"
+                                 f"virtual_alias_maps = inline:{{{ABUSE}={ABUSE}}}\n")
+    mg = Mailguard(tmp_path / "mg", config_for(plain_port, server={"listen": ""},
+                                               milter={"listen": f"127.0.0.1:{milter_port}"},
+                                               dns={"servers": [session_dns.address]},
+                                               reports={"spam_addresses": [ABUSE], "local_domains": [TEST_DOMAIN]}))
+    mg.start()
+    postfix.setup()
+    postfix.start()
+    try:
+        tag = uuid.uuid4().hex[:10]
+        message = shapes.gmail_inline(shapes.spam_original(subject=f"milter {tag}"), USER, ABUSE)
+        with smtplib.SMTP("127.0.0.1", postfix.port, timeout=60) as s:
+            s.ehlo("client.test.example")
+            s.mail(USER)
+            assert s.rcpt(ABUSE)[0] == 250
+            assert s.data(message)[0] == 250
+        def stored():
+            rows = [json.loads(line) for line in mg.cli("reports", "list", "--json").stdout.splitlines()]
+            return next((r for r in rows if tag in r["subject"]), None)
+
+        record = wait_for(stored, 60, what="the report stored")
+        assert record["sender"] == "win@prize.example" and record["reporter"] == USER
+        delivered_with(postfix, "user", record["id"].encode())  # the acknowledgement, via the plain smtpd
+        wait_for(lambda: "milter triggers DISCARD action" in postfix.log(), 30, what="Postfix discarding it")
+    finally:
+        postfix.close()
+        mg.stop()
