@@ -277,30 +277,3 @@ def test_two_processes_racing_for_the_last_slot_exactly_one_wins(tmp_path):
             if w.poll() is None:
                 w.kill()
                 w.wait()
-
-
-def test_the_server_purge_loop_purges_the_ledger_even_when_history_fails():
-    from mailguard.smtp import server
-
-    class FakeStore:
-        def __init__(self):
-            self.called: list[str] = []
-            self.done = asyncio.Event()
-
-        async def purge_history(self, now=None):
-            self.called.append("history")
-            raise OSError("disk trouble")
-
-        async def purge_ledger(self, now=None):
-            self.called.append("ledger")
-            self.done.set()
-            return 2
-
-    async def go():
-        store = FakeStore()
-        task = asyncio.create_task(server._purge_history_daily(store))
-        await asyncio.wait_for(store.done.wait(), 5)
-        task.cancel()
-        assert store.called == ["history", "ledger"]
-
-    run(go())
