@@ -6,7 +6,6 @@ advertiser `shop.vn`. One that does not normalise is a usage error (exit 2)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import sys
@@ -15,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from typing import TYPE_CHECKING
 
+from mailguard.commands.store_cmds import with_store
 from mailguard.store.ledger import WINDOW_SECONDS, LedgerEntry
 from mailguard.store.refusals import Refusal
 
@@ -100,27 +100,12 @@ def refusal_line(r: Refusal) -> str:
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
-    from mailguard.store import backends
-    from mailguard.store.base import StoreError
-
     try:
         work = _work(args)
     except UsageError as exc:
         print(f"mailguard: {exc}", file=sys.stderr)
         return EXIT_USAGE
-
-    async def with_store() -> int:
-        store = await backends.open(cfg)
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(with_store())
-    except StoreError as exc:
-        print(f"mailguard: {exc}", file=sys.stderr)
-        return EXIT_PROBLEMS
+    return with_store(cfg, work)
 
 
 def _work(args: argparse.Namespace) -> Callable[[Store], Awaitable[int]]:
