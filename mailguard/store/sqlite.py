@@ -203,6 +203,14 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {doing}: {exc}") from exc
 
+    async def _insert_new(self, db, table: str, columns: str, key: str, row: tuple, what: str, ident: str) -> None:
+        """Insert a row under an id that must be new: an id is never overwritten (DuplicateId,
+        the stored row kept; the caller picks another id)."""
+        cursor = await db.execute(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' for _ in row)}) "
+                                  f"ON CONFLICT ({key}) DO NOTHING", row)
+        if cursor.rowcount == 0:
+            raise DuplicateId(f"{self.path}: {what} is stored already; it was kept, pick a new id", ident)
+
     # --- quarantine ---------------------------------------------------------------------------
 
     async def quarantine(self, entry: QuarantineEntry) -> None:
@@ -213,14 +221,8 @@ class SqliteStore:
                _text(json.dumps(list(entry.added_headers), ensure_ascii=False)))
         with self._failing(f"quarantining {queue_id!r}"):
             async with self._transaction(write=True, durable=True) as db:
-                cursor = await db.execute(
-                    f"INSERT INTO quarantine ({_SELECT_COLUMNS}, raw, added_headers)"
-                    f" VALUES ({_PLACEHOLDERS}, ?, ?) ON CONFLICT (queue_id) DO NOTHING",
-                    row,
-                )
-                if cursor.rowcount == 0:
-                    raise DuplicateId(f"{self.path}: a quarantine entry {queue_id!r} is stored already; "
-                                      f"it was kept, pick a new id", queue_id)
+                await self._insert_new(db, "quarantine", f"{_SELECT_COLUMNS}, raw, added_headers", "queue_id", row,
+                                       f"a quarantine entry {queue_id!r}", queue_id)
 
     async def quarantine_list(self, limit: int = 100) -> list[MessageRecord]:
         """Newest first."""
@@ -471,12 +473,8 @@ class SqliteStore:
                _text(record.status), _text(record.shape), bytes(record.raw))
         with self._failing(f"storing report {record.id!r}"):
             async with self._transaction(write=True, durable=True) as db:
-                cursor = await db.execute(
-                    f"INSERT INTO reports ({_REPORT_COLUMNS}, raw) VALUES ({', '.join('?' for _ in row)}) "
-                    "ON CONFLICT (id) DO NOTHING", row)
-                if cursor.rowcount == 0:
-                    raise DuplicateId(f"{self.path}: a report {record.id!r} is stored already; "
-                                      f"it was kept, pick a new id", record.id)
+                await self._insert_new(db, "reports", f"{_REPORT_COLUMNS}, raw", "id", row,
+                                       f"a report {record.id!r}", record.id)
                 await db.executemany("INSERT INTO report_steps (report_id, step) VALUES (?, ?)",
                                      [(_text(record.id), _text(step)) for step in record.steps])
 
@@ -640,12 +638,8 @@ class SqliteStore:
                _text(item.purpose), item.last_try, bytes(item.raw))
         with self._failing(f"queueing outgoing mail {item.id!r}"):
             async with self._transaction(write=True, durable=True) as db:
-                cursor = await db.execute(
-                    f"INSERT INTO outbox ({_OUTBOX_COLUMNS}, raw) VALUES ({', '.join('?' for _ in row)}) "
-                    "ON CONFLICT (id) DO NOTHING", row)
-                if cursor.rowcount == 0:
-                    raise DuplicateId(f"{self.path}: an outbox item {item.id!r} is stored already; "
-                                      f"it was kept, pick a new id", item.id)
+                await self._insert_new(db, "outbox", f"{_OUTBOX_COLUMNS}, raw", "id", row,
+                                       f"an outbox item {item.id!r}", item.id)
 
     async def due(self, now: float, limit: int = 100) -> list[OutboxItem]:
         if limit <= 0:
