@@ -35,3 +35,26 @@ def authentication_results(authserv_id: str, spf: SpfResult | None, dkim: list[D
     if not results:
         return f"Authentication-Results: {authserv_id}; none"
     return f"Authentication-Results: {authserv_id};\r\n\t" + ";\r\n\t".join(str(r) for r in results)
+
+
+MAX_FIELD = 4000  # characters of one field read back
+
+
+def passed_domains(value: str, authserv_id: str) -> set[str]:
+    """The domains an Authentication-Results field of ours (`authserv_id`) says passed: DKIM's
+    header.d, SPF's smtp.mailfrom domain. Another server's field, or one authres cannot read, says
+    nothing (we strip forged copies of ours on the way in, so ours can be believed)."""
+    try:
+        parsed = authres.AuthenticationResultsHeader.parse(f"Authentication-Results: {value[:MAX_FIELD]}")
+    except Exception:
+        return set()
+    if (parsed.authserv_id or "").lower() != authserv_id.lower():
+        return set()
+    found = set()
+    for result in parsed.results:
+        if (result.result or "").lower() != "pass":
+            continue
+        for prop in result.properties:
+            if (result.method, prop.type, prop.name) in (("dkim", "header", "d"), ("spf", "smtp", "mailfrom")):
+                found.add(str(prop.value).rpartition("@")[2])
+    return found

@@ -10,7 +10,6 @@ advertiser, acknowledge, and report onward in ARF — the last two through the d
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 
 from mailguard import domains
 from mailguard.advertising.identity import advertiser_key, recipient_key
+from mailguard.auth.header import passed_domains
 from mailguard.ipaddrs import in_networks, plain_ip
 from mailguard.reports.check import message_sources
 from mailguard.reports.intake import ReportedOriginal, read_report
@@ -31,7 +31,6 @@ log = logging.getLogger("mailguard.reports")
 
 RATE_WINDOW = 3600.0
 MAX_LINK_SOURCES = 5  # link domains of one original counted
-_AR_PASS = re.compile(r"\b(?:dkim=pass\b[^;]*?\bheader\.d=([A-Za-z0-9.-]+)|spf=pass\b[^;]*?\bsmtp\.mailfrom=(?:[^@;\s]*@)?([A-Za-z0-9.-]+))", re.I)
 
 
 def new_report_id() -> str:
@@ -160,10 +159,7 @@ class ReportActions:
         authserv = self.config.authserv_id
         proven: set[str] = set()
         for value in ParsedMessage.from_bytes(raw).headers_named("authentication-results"):
-            if value.strip().split(";", 1)[0].strip().lower() != authserv.lower():
-                continue
-            for m in _AR_PASS.finditer(value[:4000]):
-                proven.add(domains.organizational(m.group(1) or m.group(2)))
+            proven |= {domains.organizational(d) for d in passed_domains(value, authserv)}
         return proven - {""}
 
     async def _refusals(self, record: ReportRecord, originals: Sequence[ReportedOriginal]) -> list[str]:
