@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NoReturn, get_type_hints
 
+from mailguard import domains
 from mailguard.checks.spec import CheckSpec
 from mailguard.checks.specs import SPECS
 from mailguard.tomlschema import KeyPath, Problem, Problems, build
@@ -214,13 +215,12 @@ class Config:
 
     def policy_group(self, address: str) -> str:
         """The name of the policy group of a recipient address ("" for none: [actions])."""
-        domain = address.rpartition("@")[2].strip().rstrip(".").lower()
-        best, length = "", -1
+        domain = address.rpartition("@")[2]
+        best, length = "", 0
         for group in self.policy.group:
-            for d in group.domains:
-                d = d.strip().rstrip(".").lower()
-                if (domain == d or domain.endswith("." + d)) and len(d) > length:
-                    best, length = group.name, len(d)
+            covered = domains.covering(domain, group.domains)
+            if len(covered) > length:
+                best, length = group.name, len(covered)
         return best
 
     def actions_for(self, group: str) -> ActionSettings:

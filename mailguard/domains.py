@@ -52,3 +52,13 @@ def organizational(domain: str) -> str:
 def of_address(address: str) -> str:
     """The normal form of the domain of `local@domain`; "" without one."""
     return normalize(address.rpartition("@")[2]) if "@" in address else ""
+
+
+def covering(name: str, parents) -> str:
+    """The longest of `parents` that `name` is or lies under (`mail.shop.vn` under `shop.vn`), in
+    normal form; "" when none does. Both sides may be written in any form (case, IDN, dot)."""
+    name = normalize(name)
+    if not name:
+        return ""
+    found = [p for p in (normalize(p) for p in parents) if p and (name == p or name.endswith("." + p))]
+    return max(found, key=len, default="")

@@ -30,14 +30,8 @@ def in_scope(settings: AdvertisingSettings, rcpts: tuple[str, ...]) -> bool:
     """Every recipient is in a domain subject to the Decree (or this host sends outbound)."""
     if settings.outbound:
         return True
-    scoped = {n for n in (domains.normalize(d) for d in settings.domains) if n}
-    if not rcpts or not scoped:
-        return False
-    for rcpt in rcpts:
-        name = domains.of_address(rcpt.strip().strip("<>"))
-        if not name or not any(name == d or name.endswith("." + d) for d in scoped):
-            return False
-    return True
+    return bool(rcpts) and all(domains.covering(domains.of_address(r.strip().strip("<>")), settings.domains)
+                               for r in rcpts)
 
 
 @dataclass

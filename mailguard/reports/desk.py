@@ -50,8 +50,7 @@ async def may_report(ctx: ScanContext, settings, trusted_networks) -> str:
     what its users submitted) or the sender's domain proven by SPF or a DKIM signature."""
     reporter = recipient_key(ctx.facts.mail_from)
     domain = reporter.rpartition("@")[2]
-    local = {domains.normalize(d) for d in settings.local_domains} - {""}
-    if not reporter or not any(domain == d or domain.endswith("." + d) for d in local):
+    if not reporter or not domains.covering(domain, settings.local_domains):
         return "reports are taken from this site's own users only"
     if in_networks(plain_ip(ctx.facts.client.ip), tuple(trusted_networks)):
         return ""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from mailguard import domains
 from mailguard.dnsbl.targets import lookupable_ip
 from mailguard.ipaddrs import in_networks, plain_ip
 
@@ -33,8 +34,7 @@ _TOKEN_ENDS = " \t\r\n()[];,"
 
 
 def _is_local(host: str, local_domains: tuple[str, ...]) -> bool:
-    host = host.strip().rstrip(".").lower()
-    return bool(host) and any(host == d or host.endswith("." + d) for d in local_domains)
+    return bool(domains.covering(host, local_domains))
 
 
 def _ip(text: str) -> str | None:

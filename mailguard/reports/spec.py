@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from mailguard import domains
+from mailguard.advertising.identity import recipient_key
 from mailguard.checks.spec import CheckSpec, Stage, SymbolSpec
 
 if TYPE_CHECKING:
@@ -60,18 +61,16 @@ class ReportsSettings:
         out: list[str] = []
         for entry in entries:
             if "@" in entry:
-                local, _, domain = entry.rpartition("@")
-                out.append(f"{local.lower()}@{domains.normalize(domain)}")
+                out.append(recipient_key(entry))
             else:
-                out += [f"{entry.lower()}@{domains.normalize(d)}" for d in self.local_domains]
-        return tuple(dict.fromkeys(out))
+                out += [recipient_key(f"{entry}@{d}") for d in self.local_domains]
+        return tuple(dict.fromkeys(a for a in out if a))
 
     def kind_of(self, rcpt: str) -> Literal["spam", "ham"] | None:
         """Whether `rcpt` is a report address, and of which kind."""
-        local, at, domain = rcpt.strip().strip("<>").rpartition("@")
-        if not at:
+        address = recipient_key(rcpt)
+        if not address:
             return None
-        address = f"{local.lower()}@{domains.normalize(domain)}"
         if address in self.addresses("spam"):
             return "spam"
         if address in self.addresses("ham"):
