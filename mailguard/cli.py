@@ -141,7 +141,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             learner = ServiceLearner(current.bayes, store)  # users' reports learn through it
             if config.bayes.autolearn:
-                autolearn = AutoLearner(config.bayes, current.bayes, store)
+                autolearn = AutoLearner(config.bayes, current.bayes, store, service=learner)
         from mailguard.reports.never_block import NeverBlock
 
         never_block = NeverBlock.load(config.reports.never_block, config.reports.local_domains)

@@ -99,7 +99,8 @@ class AutoLearner:
     flush_seconds: float = FLUSH_SECONDS
     queue: list[tuple[bytes, str]] = field(default_factory=list)
     _task: asyncio.Task | None = field(default=None, repr=False)
-    _service: ServiceLearner | None = field(default=None, repr=False)
+    # The process's one learner (shared with users' reports); made here when none is given.
+    service: ServiceLearner | None = field(default=None, repr=False)
 
     def consider(self, raw: bytes, verdict: Verdict) -> str | None:
         """Queue the message when its verdict is far enough; the label queued, or None."""
@@ -121,9 +122,9 @@ class AutoLearner:
     async def flush(self) -> int:
         """Learn what is queued now; the number of messages newly learnt or moved."""
         batch, self.queue = self.queue, []
-        if self._service is None:
-            self._service = ServiceLearner(self.holder, self.store)
-        done = await self._service.learn(batch)
+        if self.service is None:
+            self.service = ServiceLearner(self.holder, self.store)
+        done = await self.service.learn(batch)
         if batch and not self.holder.refused and self.holder.model is not None:
             log.info("autolearn: %d of %d messages learnt; model has %d spam, %d ham", done, len(batch),
                      self.holder.model.nspam, self.holder.model.nham)
