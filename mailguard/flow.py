@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from mailguard.advertising import delivery as ad_delivery
+from mailguard.advertising import outbound, unsubscribe
 from mailguard.advertising.check import in_scope
 from mailguard.advertising.identity import advertiser_key, recipient_key
 from mailguard.config import Config
@@ -44,7 +45,6 @@ from mailguard.scan.verdict import Action, Symbol, Verdict
 from mailguard.smtp.replies import Reply
 from mailguard.store.base import DuplicateId
 from mailguard.store.records import MessageRecord, QuarantineEntry, SymbolRecord
-from mailguard.store.refusals import Refusal
 from mailguard.store.summary import message_record
 
 log = logging.getLogger("mailguard.flow")
@@ -306,7 +306,9 @@ class MessageFlow:
         """Confirm (the downstream took the message) or release the ad ledger's slots."""
         ids, self._reserved = self._reserved, []
         if ids and self._spawn is not None:
-            self._spawn(_settle_slots(self.services.store, ids, delivered))
+            store = self.services.store
+            self._spawn(_in_background(store.confirm(ids) if delivered else store.release(ids),
+                                       f"ad ledger slots {ids} could not be {'confirmed' if delivered else 'released'}"))
 
     # --- the data -----------------------------------------------------------------------------
 
@@ -346,7 +348,7 @@ class MessageFlow:
             return Outcome(Kind.QUARANTINE, verdict, Reply(250, f"2.0.0 Ok: queued as {ctx.facts.queue_id}"), ctx=ctx)
         findings = await self._ad_findings(ctx)
         if findings is not None and config.advertising.outbound:
-            refusal = outbound_refusal(findings)
+            refusal = outbound.refusal(findings)
             if refusal is not None:
                 return Outcome(Kind.REJECT, verdict, refusal, ctx=ctx)
         ad = None
@@ -359,7 +361,7 @@ class MessageFlow:
                                Reply(451, "4.3.0 Temporary storage failure, try again later"), ctx=ctx)
         if ad is not None and ad.held and config.advertising.outbound:
             self._settle(False)  # a submission over the limit or after a refusal is refused whole
-            return Outcome(Kind.REJECT, verdict, outbound_held_refusal(ad), ctx=ctx)
+            return Outcome(Kind.REJECT, verdict, outbound.held_refusal(ad), ctx=ctx)
         extra = [self.received_header(ctx.facts)] if config.relay.mode == "front" else []
         tag = config.actions_for(ctx.facts.policy).subject_tag if verdict.action is Action.REWRITE_SUBJECT else ""
         if findings is not None and findings.label == "missing" and config.advertising.label_subject:
@@ -442,7 +444,9 @@ class MessageFlow:
 
     def _spawn_undo(self, queue_id: str) -> None:
         if self._spawn is not None:
-            self._spawn(_delete_quarantined(self.services.store, queue_id))
+            self._spawn(_in_background(self.services.store.quarantine_delete(queue_id),
+                                       f"{queue_id} held copy could not be deleted",
+                                       f"{queue_id} held copy deleted: the message it was held from was not delivered"))
 
     def received_header(self, facts: MessageFacts) -> str:
         c = facts.client
@@ -492,12 +496,14 @@ class MessageFlow:
             if reply.ok:
                 self._spawn(self._act_on_report(outcome.report))
             elif outcome.report.record is not None:  # relayed and refused: the client's retry brings it again
-                self._spawn(_delete_report(self.services.store, outcome.report.record.id))
+                report_id = outcome.report.record.id
+                self._spawn(_in_background(self.services.store.delete_report(report_id),
+                                           f"{report_id} report could not be deleted after the downstream refused it"))
         if self._record and reply.ok and outcome.ctx is not None and self._spawn is not None:
             if outcome.ad is not None and outcome.kind is Kind.DELIVER:
-                self._spawn(_remember_unsubscribe(self.services.store, outcome.ctx, outcome.ad))
+                self._spawn(unsubscribe.remember(self.services.store, outcome.ctx, outcome.ad))
             if self.services.config.advertising.outbound:
-                self._spawn(_unsubscribes_sent(self.services.store, outcome.ctx))
+                self._spawn(unsubscribe.refusals_sent(self.services.store, outcome.ctx))
 
     async def _act_on_report(self, taken: desk.Taken) -> None:
         from mailguard.smtp.release import release
@@ -519,84 +525,16 @@ class MessageFlow:
             self.services.autolearn.consider(ctx.raw, verdict)
 
 
-async def _settle_slots(store, ids: list[int], delivered: bool) -> None:
+async def _in_background(work: Awaitable, failed: str, done: str = "") -> None:
+    """A store write after the answer (confirm or release slots, undo a held copy or a report):
+    bounded by RECORD_TIMEOUT, logged when it fails, never a second answer."""
     try:
         async with asyncio.timeout(RECORD_TIMEOUT):
-            await (store.confirm(ids) if delivered else store.release(ids))
-    except Exception:  # a pending slot lapses by itself (store/ledger.py PENDING_SECONDS)
-        log.exception("ad ledger slots %s could not be %s", ids, "confirmed" if delivered else "released")
-
-
-async def _remember_unsubscribe(store, ctx: ScanContext, ad: ad_delivery.AdDelivery) -> None:
-    """The ad's mailto: unsubscribe addresses, for each recipient who got it (outbound mode turns
-    a message sent there into a refusal)."""
-    addresses = ad_delivery.unsubscribe_addresses(ctx.message.headers_named("list-unsubscribe"))
-    advertiser = ad.findings.advertiser or advertiser_key(ctx.facts.mail_from)
-    try:
-        async with asyncio.timeout(RECORD_TIMEOUT):
-            for rcpt in ad.deliver:
-                for address in addresses:
-                    await store.remember_unsubscribe(address, recipient_key(rcpt), advertiser, ctx.facts.received_at)
-    except Exception:
-        log.exception("%s unsubscribe addresses could not be remembered", ctx.facts.queue_id)
-
-
-async def _unsubscribes_sent(store, ctx: ScanContext) -> None:
-    """Outbound mode: a user's message to the unsubscribe address of an ad they received refuses
-    that advertiser at once (Decree 91/2020 Art. 20(3))."""
-    sender = recipient_key(ctx.facts.mail_from)
-    if not sender:
-        return
-    try:
-        async with asyncio.timeout(RECORD_TIMEOUT):
-            for rcpt in ctx.facts.rcpts:
-                advertiser = await store.unsubscribe_advertiser(recipient_key(rcpt), sender)
-                if advertiser and await store.add_refusal(Refusal(sender, advertiser, time.time(), "unsubscribe")):
-                    log.info("%s %s refused advertising from %s (unsubscribe sent to %s)",
-                             ctx.facts.queue_id, sender, advertiser, rcpt)
-    except Exception:
-        log.exception("%s unsubscribe messages could not be turned into refusals", ctx.facts.queue_id)
-
-
-async def _delete_report(store, report_id: str) -> None:
-    try:
-        async with asyncio.timeout(RECORD_TIMEOUT):
-            await store.delete_report(report_id)
-    except Exception:
-        log.exception("%s report could not be deleted after the downstream refused it", report_id)
-
-
-async def _delete_quarantined(store, queue_id: str) -> None:
-    try:
-        async with asyncio.timeout(RECORD_TIMEOUT):
-            await store.quarantine_delete(queue_id)
-        log.warning("%s held copy deleted: the message it was held from was not delivered", queue_id)
-    except Exception:
-        log.exception("%s held copy could not be deleted", queue_id)
-
-
-def outbound_refusal(findings) -> Reply | None:
-    """Outbound mode (an ESP's submission path): a non-compliant ad is refused, naming the article."""
-    if findings.label == "missing":
-        seen = f" (it starts with {findings.label_seen})" if findings.label_seen else ""
-        return Reply(550, f"5.7.1 Advertising email must start its Subject with [QC]{seen} (Decree 91/2020 Art. 18)")
-    if not findings.advertiser_info:
-        return Reply(550, "5.7.1 Advertising email must name the advertiser with a phone, email or address "
-                          "before the opt-out (Decree 91/2020 Art. 19)")
-    if findings.optout == "missing":
-        return Reply(550, "5.7.1 Advertising email must end with a way to refuse further ads, "
-                          "e.g. a List-Unsubscribe header (Decree 91/2020 Art. 20)")
-    return None
-
-
-def outbound_held_refusal(ad: ad_delivery.AdDelivery) -> Reply:
-    refused = sorted(r for r, why in ad.held.items() if why.name == ad_delivery.AFTER_REFUSAL)
-    if refused:
-        return Reply(550, f"5.7.1 {', '.join(refused[:3])} refused advertising from this advertiser; "
-                          "it must not be sent again (Decree 91/2020 Art. 20)")
-    over = sorted(ad.held)
-    return Reply(550, f"5.7.1 {', '.join(over[:3])} reached the number of advertising emails it may receive from this "
-                      "advertiser in 24 hours (Decree 91/2020 Art. 13)")
+            await work
+        if done:
+            log.warning(done)
+    except Exception:  # a pending ad slot lapses by itself (store/ledger.py PENDING_SECONDS)
+        log.exception(failed)
 
 
 async def _undo_late_quarantine(store, write: asyncio.Future, queue_id: str) -> None:
