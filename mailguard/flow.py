@@ -8,9 +8,11 @@ the pipeline knows mail. So scan and serve cannot drift: they run the same code.
 
 What a front end does with the answers:
 - `rcpt()` → None: go on (relay the RCPT, or let Postfix decide), then `accepted(rcpt)` if the
-  downstream took it; a Reply: say that instead, for this recipient only.
-- `data()` → an Outcome: DELIVER with `headers` (and the Subject tag) → relay or tell Postfix;
-  QUARANTINE (already durable) / REJECT / TEMPFAIL → answer `outcome.reply`, relay nothing.
+  downstream took it; a Reply: say that instead, for this recipient only — a 2xx one means the
+  flow took the recipient itself (an abuse address): nothing goes downstream for it.
+- `data()` → an Outcome: DELIVER with `headers` (and the Subject tag), to `rcpts` when it names
+  them → relay or tell Postfix; QUARANTINE (already durable) / TAKEN (a report, stored) /
+  REJECT / TEMPFAIL → answer `outcome.reply`, relay nothing.
 - `finished(outcome, reply)` once the client has its answer (the downstream's for DELIVER):
   history, autolearn, the ad ledger's slots confirmed (2xx) or released (anything else). Never
   before the answer, never changing it. A transaction that ends without `finished` (RSET, a
@@ -190,7 +192,8 @@ class MessageFlow:
             self.txn.early += await self.services.pipeline.run_phase("mail", self.facts(()))
 
     async def rcpt(self, address: str) -> Reply | None:
-        """None when the recipient may go on to the downstream, else our reply for it alone."""
+        """None when the recipient may go on to the downstream, else our reply for it alone (2xx:
+        taken by the flow itself, never relayed)."""
         assert self.txn is not None
         config, pipeline = self.services.config, self.services.pipeline
         if len(self.txn.rcpts) >= config.server.max_recipients:
