@@ -14,6 +14,7 @@ from mailguard.store.backends import DB_NAME
 from mailguard.store.base import DuplicateId
 from mailguard.store.outbox import OutboxItem
 from mailguard.store.sqlite import SqliteStore
+from storetools import statements
 
 T0 = 1_800_000_000.0
 DAY = 86400
@@ -122,21 +123,10 @@ def test_queued_items_survive_reopening(tmp_path):
 def test_outbox_commits_are_durable(tmp_path):
     async def go():
         async with SqliteStore(tmp_path / DB_NAME) as store:
-            seen: list[str] = []
-            db = store._db
-            real = db.execute
-
-            async def spy(sql, *args, **kw):
-                seen.append(sql)
-                return await real(sql, *args, **kw)
-
-            db.execute = spy
-            try:
+            with statements(store) as seen:
                 await store.enqueue(item(1))
                 await store.claim("O1", T0, T0 + 5)
                 await store.record_attempt("O1", "DATA: 250 ok", T0 + 1, None, sent=True)
-            finally:
-                db.execute = real
             for op in ("INSERT INTO outbox", "UPDATE outbox SET next_try", "UPDATE outbox SET tries"):
                 i = next(n for n, s in enumerate(seen) if s.startswith(op))
                 assert "PRAGMA synchronous = FULL" in seen[max(0, i - 3):i], op

@@ -9,6 +9,7 @@ from mailguard.store.backends import DB_NAME
 from mailguard.store.base import StoreError
 from mailguard.store.refusals import Refusal
 from mailguard.store.sqlite import SqliteStore
+from storetools import statements
 
 T0 = 1_800_000_000.0
 BOB = "bob@example.vn"  # keys as advertising/identity.py makes them
@@ -81,20 +82,9 @@ def test_refusal_commit_is_durable(tmp_path):
     """The write commits with synchronous=FULL, as quarantine writes do."""
     async def go():
         async with SqliteStore(tmp_path / DB_NAME) as store:
-            seen: list[str] = []
-            db = store._db
-            real = db.execute
-
-            async def spy(sql, *args, **kw):
-                seen.append(sql)
-                return await real(sql, *args, **kw)
-
-            db.execute = spy
-            try:
+            with statements(store) as seen:
                 await store.add_refusal(Refusal(BOB, "shop.vn", T0, "command"))
                 await store.remove_refusal(BOB, "shop.vn")
-            finally:
-                db.execute = real
             for op in ("INSERT INTO ad_refusals", "DELETE FROM ad_refusals"):
                 i = next(n for n, s in enumerate(seen) if s.startswith(op))
                 assert "PRAGMA synchronous = FULL" in seen[:i] and seen[i + 1] == "COMMIT"

@@ -13,6 +13,7 @@ from mailguard.store.base import DuplicateId, StoreError
 from mailguard.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from mailguard.store.reports import ReportRecord
 from mailguard.store.sqlite import SqliteStore
+from storetools import statements
 
 T0 = 1_800_000_000.0
 DAY = 86400
@@ -137,20 +138,9 @@ def test_report_commits_are_durable(tmp_path):
     """add_report and add_report_step commit with synchronous=FULL, as quarantine writes."""
     async def go():
         async with SqliteStore(tmp_path / DB_NAME) as store:
-            seen: list[str] = []
-            db = store._db
-            real = db.execute
-
-            async def spy(sql, *args, **kw):
-                seen.append(sql)
-                return await real(sql, *args, **kw)
-
-            db.execute = spy
-            try:
+            with statements(store) as seen:
                 await store.add_report(report(1))
                 await store.add_report_step("R1", "learnt spam")
-            finally:
-                db.execute = real
             for op in ("INSERT INTO reports", "INSERT INTO report_steps"):
                 i = next(n for n, s in enumerate(seen) if s.startswith(op))
                 assert "PRAGMA synchronous = FULL" in seen[:i]
