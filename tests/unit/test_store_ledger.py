@@ -4,10 +4,7 @@ two stores and between two processes on one file."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -18,6 +15,7 @@ from mailguard.store.ledger import PENDING_SECONDS, WINDOW_SECONDS, LedgerEntry,
 from mailguard.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from mailguard.store.records import QuarantineEntry
 from mailguard.store.sqlite import SqliteStore
+from storetools import race_processes
 
 from test_store import record
 
@@ -259,21 +257,5 @@ def test_two_processes_racing_for_the_last_slot_exactly_one_wins(tmp_path):
     rounds = 30
     path = tmp_path / DB_NAME
     run(_setup_race(path, rounds))
-    workers = [subprocess.Popen([sys.executable, "-c", _WORKER, str(path), str(T0 + 10)], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True) for _ in range(2)]
-    try:
-        for w in workers:
-            assert w.stdout.readline().strip() == "ready"
-        for r in range(rounds):
-            for w in workers:  # both get their go before either answer is read
-                w.stdin.write(f"{r}\n")
-                w.stdin.flush()
-            _assert_one_winner([tuple(json.loads(w.stdout.readline())) for w in workers])
-        for w in workers:
-            w.stdin.close()
-            assert w.wait(timeout=30) == 0
-    finally:
-        for w in workers:
-            if w.poll() is None:
-                w.kill()
-                w.wait()
+    for answers in race_processes(_WORKER, [[str(path), str(T0 + 10)]] * 2, rounds):
+        _assert_one_winner([tuple(a) for a in answers])

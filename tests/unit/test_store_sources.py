@@ -4,9 +4,6 @@ afresh, the purge, and the race for the last reporter between two stores and two
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -15,6 +12,7 @@ import pytest
 from mailguard.store.backends import DB_NAME
 from mailguard.store.sources import COUNT_KEEP_SECONDS, BlockEntry
 from mailguard.store.sqlite import SqliteStore
+from storetools import race_processes
 
 T0 = 1_800_000_000.0
 HOUR, DAY = 3600, 86400
@@ -238,23 +236,5 @@ def test_two_processes_counting_the_last_reporter_at_once_list_it_once(tmp_path)
     rounds = 30
     path = tmp_path / DB_NAME
     run(_setup_race(path, rounds))
-    workers = [subprocess.Popen([sys.executable, "-c", _WORKER, str(path), who], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True) for who in ("a@example.vn", "b@example.vn")]
-    results = []
-    try:
-        for w in workers:
-            assert w.stdout.readline().strip() == "ready"
-        for r in range(rounds):
-            for w in workers:  # both get their go before either answer is read
-                w.stdin.write(f"{r}\n")
-                w.stdin.flush()
-            results.append([json.loads(w.stdout.readline()) for w in workers])
-        for w in workers:
-            w.stdin.close()
-            assert w.wait(timeout=30) == 0
-    finally:
-        for w in workers:
-            if w.poll() is None:
-                w.kill()
-                w.wait()
+    results = race_processes(_WORKER, [[str(path), who] for who in ("a@example.vn", "b@example.vn")], rounds)
     _assert_listed_once(path, rounds, results)
