@@ -109,7 +109,6 @@ class Outcome:
     ctx: ScanContext | None = field(default=None, repr=False, compare=False)
     rcpts: tuple[str, ...] | None = None  # DELIVER: only these recipients (None: all of them)
     ad: ad_delivery.AdDelivery | None = field(default=None, repr=False, compare=False)
-    held: tuple[str, ...] = ()  # quarantine ids of recipients held back from a DELIVER (the ad ledger)
     report: desk.Taken | None = field(default=None, repr=False, compare=False)  # TAKEN: the stored report
 
 
@@ -138,7 +137,10 @@ class MessageFlow:
         self._connect: asyncio.Future[list[Symbol]] | None = None
         # (address, policy group, decree, symbols, report kind): let go on by rcpt(), kept by accepted()
         self._pending_rcpt: tuple[str, str, bool, list[Symbol], str | None] | None = None
-        self._reserved: list[int] = []  # ad ledger slots of the outcome not finished yet
+        # What the ad ledger did for the outcome not finished yet: its slots, and the copies held
+        # for the other recipients of a DELIVER (undone unless the downstream took the message).
+        self._reserved: list[int] = []
+        self._held: list[str] = []
 
     # --- the connection -----------------------------------------------------------------------
 
@@ -306,12 +308,19 @@ class MessageFlow:
         self._settle(False)
 
     def _settle(self, delivered: bool) -> None:
-        """Confirm (the downstream took the message) or release the ad ledger's slots."""
+        """The downstream took the message: confirm the ad ledger's slots. It did not, or the
+        transaction ended without an answer: release them and delete the copies held for the
+        other recipients (the client sends again; two copies otherwise)."""
         ids, self._reserved = self._reserved, []
-        if ids and self._spawn is not None:
-            store = self.services.store
+        held, self._held = self._held, []
+        if self._spawn is None:
+            return
+        store = self.services.store
+        if ids:
             self._spawn(_in_background(store.confirm(ids) if delivered else store.release(ids),
                                        f"ad ledger slots {ids} could not be {'confirmed' if delivered else 'released'}"))
+        for queue_id in () if delivered else held:
+            self._spawn_undo(queue_id)
 
     # --- the data -----------------------------------------------------------------------------
 
@@ -396,7 +405,6 @@ class MessageFlow:
         """Deliver to the recipients within their limits; quarantine a copy for each of the others
         (durable before the answer, as any quarantine)."""
         config, pipeline = self.services.config, self.services.pipeline
-        held_ids: list[str] = []
         for rcpt, why in ad.held.items():
             held_verdict = pipeline.amended(verdict, ctx.facts.policy, [why])
             held_ctx = ScanContext(replace(ctx.facts, rcpts=(rcpt,), queue_id=new_queue_id()), ctx.raw)
@@ -405,19 +413,18 @@ class MessageFlow:
                 await self._quarantine(held_ctx, held_verdict)
             except Exception:
                 log.exception("%s quarantine write for <%s> failed", ctx.facts.queue_id, rcpt)
-                self._settle(False)
-                for queue_id in held_ids:
-                    self._spawn_undo(queue_id)
+                self._settle(False)  # the copies held so far go, the slots come back
                 return Outcome(Kind.TEMPFAIL, verdict, Reply(451, "4.3.0 Temporary storage failure, try again later"),
                                ctx=ctx)
-            held_ids.append(held_ctx.facts.queue_id)
+            self._held.append(held_ctx.facts.queue_id)
             log.info("%s held for <%s> as %s: %s", ctx.facts.queue_id, rcpt, held_ctx.facts.queue_id, why.detail)
         if not ad.deliver:
+            self._held = []  # every recipient held: those copies are the message's answer
             return Outcome(Kind.QUARANTINE, verdict, Reply(250, f"2.0.0 Ok: queued as {ctx.facts.queue_id}"),
-                           ctx=ctx, ad=ad, held=tuple(held_ids))
+                           ctx=ctx, ad=ad)
         fields = headers.added_fields(verdict, config.authserv_id, [*extra, ad.header])
         return Outcome(Kind.DELIVER, verdict, None, fields, tag, ctx=ctx,
-                       rcpts=ad.deliver if ad.held else None, ad=ad, held=tuple(held_ids))
+                       rcpts=ad.deliver if ad.held else None, ad=ad)
 
     async def _take_report(self, ctx: ScanContext, kind: str) -> Outcome:
         """A message to an abuse address: the reporter's identity (the scan's AUTH results), the
@@ -484,15 +491,11 @@ class MessageFlow:
     # --- after the answer ---------------------------------------------------------------------
 
     def finished(self, outcome: Outcome, reply: Reply) -> None:
-        """The client has its answer: record the message (in the background, bounded). A DELIVER
-        the downstream did not take undoes what the ad ledger did for it: slots released, the
-        copies held for other recipients deleted (the client sends again; two copies otherwise)."""
+        """The client has its answer: record the message (in the background, bounded); what the
+        ad ledger did for it is kept or undone by that answer (`_settle`)."""
         self.txn = None
         self._pending_rcpt = None
         self._settle(reply.ok)
-        if not reply.ok and outcome.kind is Kind.DELIVER:
-            for queue_id in outcome.held:
-                self._spawn_undo(queue_id)
         if self._record and outcome.ctx is not None and outcome.verdict is not None and self._spawn is not None:
             self._spawn(self._record_message(outcome.ctx, outcome.verdict, str(reply).replace("\r\n", " ")))
         if outcome.report is not None and self._spawn is not None:

@@ -285,3 +285,22 @@ def test_outside_the_decree_domains_ads_are_counted_but_never_held(tmp_path):
             assert counts == ["1/1", "2/1", "3/1"] and await store.quarantine_list() == []
 
     asyncio.run(go())
+
+
+def test_a_transaction_ended_without_an_answer_takes_its_held_copies_back(tmp_path):
+    """The connection went while the ad was relayed: the client will send it again, so the copy
+    held for the recipient over the limit must not stay (two copies in quarantine otherwise)."""
+    async def go():
+        async with SqliteStore(tmp_path / DB_NAME) as store:
+            svc = Harness(config(tmp_path, daily_limit=1), store)
+            outcome, _, flow = await svc.send(["user@test.example"], ad())
+            flow.finished(outcome, _ok())
+            await svc.settle()
+            outcome, _, flow = await svc.send(["user@test.example", "other@test.example"], ad(n=1))
+            assert outcome.kind is Kind.DELIVER and outcome.rcpts == ("other@test.example",)
+            assert len(await store.quarantine_list()) == 1
+            flow.close()  # no answer was given
+            await svc.settle()
+            assert await store.quarantine_list() == []
+
+    asyncio.run(go())
