@@ -21,16 +21,27 @@ from mailguard.advertising.fold import fold, mark_fold, strip_marks
 TAIL_MIN = 1_500  # characters: the "end of the email" is at least this long
 TAIL_MAX = 6_000
 IDENTITY_SPAN = 3_000  # characters before the opt-out section searched for the identity
+IDENTITY_LINES = 40  # ... and at most this many of its last lines
+BLOCK_ABOVE = 2  # an identity block: a contact line and the lines right above it (name, address)
 
 _LINKISH = re2.compile(r"(?i)(?:https?://|www\.|mailto:|[a-z0-9._%+-]+@[a-z0-9-]+\.[a-z0-9.-]+|\bbấm vào đây\b|\bclick here\b|\bnhấn vào đây\b|\bbam vao day\b|\bnhan vao day\b)")
 _OPTOUT_URL = ("unsubscribe", "unsub", "optout", "opt-out", "opt_out", "huy-dang-ky", "huydangky",
                "tu-choi", "preferences", "remove")
 _PHONE = re2.compile(
-    r"(?:\+?84|\b0)[ .\-]?\(?\d{1,3}\)?[ .\-]?\d{3}[ .\-]?\d{3,4}\b"  # 0901 234 567, +84 28 3823 4567
+    # Vietnamese: 0 or +84, then 9 or 10 digits in any grouping (0901 234 567, 0258 3777 666,
+    # 024 3818 0000, +84 28 3823 4567, (028) 3823 4567)
+    r"(?:\+84 ?|\b0|\(0)(?:[ .\-)]{0,2}\d){8,10}\b"
     r"|\b1[89]00[ .\-]?\d{2,4}[ .\-]?\d{0,4}\b"  # 1800 1234, 1900 54 54 13
     r"|\+\d{1,3}[ .\-]?\(?\d{1,4}\)?[ .\-]?\d{3,4}[ .\-]?\d{3,4}"  # +1 415 555 0100
     r"|\(\d{3}\) ?\d{3}-\d{4}")  # (415) 555-0100
 _HOUSE_NUMBER = re2.compile(r"(?:^|[\s,])\d{1,5}[A-Za-z]?(?:/\d{1,4})?\s+\pL{2,}")  # 12 Hàng Bài, 500 Market
+# A postal address without a street word: a US state and ZIP code, a UK postcode, a PO box, or a
+# house number, capitalised words and a comma before a capitalised place ("1200 Broadway, New York").
+_ADDRESS_SHAPE = re2.compile(
+    r"\b[A-Z]{2} \d{5}(?:-\d{4})?\b"
+    r"|\b[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b"
+    r"|(?i:\bp\.? ?o\.? box \d+)"
+    r"|\b\d{1,5} \p{Lu}\pL+(?: \p{Lu}\pL+){0,3}, ?\p{Lu}\pL+")
 _EMAIL = re2.compile(r"(?i)[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 _OPTOUT_PLAIN = tuple(strip_marks(p) for p in words.OPTOUT)
 
@@ -92,19 +103,57 @@ def _identity_region(body: str) -> str:
 
 
 def _identity(region: str, from_name: str) -> list[str]:
-    folded = fold(region)
-    exact = mark_fold(region)
-    with_marks = exact != folded  # written with diacritics: match names and addresses as written
-    text, company, address = (exact, words.M_COMPANY, words.M_ADDRESS) if with_marks else \
-        (folded, words.F_COMPANY, words.F_ADDRESS)
-    found: list[str] = []
-    name = (mark_fold if with_marks else fold)(from_name) if from_name else ""
-    if words.found(text, company) or "©" in region or (len(name) > 4 and name in text):
-        found.append("name")
-    if _PHONE.search(region):
-        found.append("phone")
-    if _EMAIL.search(region):
-        found.append("email")
-    if words.found(text, address) and _HOUSE_NUMBER.search(region):
-        found.append("address")
-    return found
+    """What the identity block of `region` holds: "name" and its contact kinds.
+
+    Read line by line: a contact line holds a phone, an email address or a postal address and is
+    not a call to action ("gọi ngay 0912...", "call now on ..." is a salesperson's invitation, not
+    the advertiser's identity); its block is that line and the BLOCK_ABOVE lines above it. The
+    name must be in a block: a company word, `©`, or two words of the From display name in a row.
+    """
+    lines = [line for line in region.splitlines() if line.strip()][-IDENTITY_LINES:]
+    with_marks = mark_fold(region) != fold(region)  # diacritics written: match words as written
+    form, company, address_words = (mark_fold, words.M_COMPANY, words.M_ADDRESS) if with_marks else \
+        (fold, words.F_COMPANY, words.F_ADDRESS)
+    forms = [form(line) for line in lines]
+    names = _name_pairs(form(from_name)) if from_name else ()
+    contacts: list[str] = []
+    named = False
+    for i, line in enumerate(lines):
+        if words.found(forms[i], words.F_CTA if not with_marks else words.M_CTA):
+            continue
+        kinds = _contact_kinds(line, forms[i], forms[i - 1] if i else " ", address_words)
+        if not kinds:
+            continue
+        block = forms[max(0, i - BLOCK_ABOVE):i + 1]
+        if any(words.found(b, company) or any(n in b for n in names) for b in block) or \
+                any("©" in raw for raw in lines[max(0, i - BLOCK_ABOVE):i + 1]):
+            named = True
+            contacts += [k for k in kinds if k not in contacts]
+    found = ["name"] if named else []
+    if not named:  # for the detail: what contact details there were, without a name
+        for i, line in enumerate(lines):
+            contacts += [k for k in _contact_kinds(line, forms[i], forms[i - 1] if i else " ", address_words)
+                         if k not in contacts]
+    order = ("phone", "email", "address")
+    return found + [k for k in order if k in contacts]
+
+
+def _contact_kinds(line: str, folded_line: str, folded_above: str, address_words) -> list[str]:
+    kinds = []
+    if _PHONE.search(line):
+        kinds.append("phone")
+    if _EMAIL.search(line):
+        kinds.append("email")
+    if _ADDRESS_SHAPE.search(line) or (_HOUSE_NUMBER.search(line) and (
+            words.found(folded_line, address_words) or words.found(folded_above, address_words))):
+        kinds.append("address")
+    return kinds
+
+
+def _name_pairs(folded_name: str) -> tuple[str, ...]:
+    """Two words of the From display name in a row (`" hoa mai "` of "Bánh Ngọt Hoa Mai"), or the
+    one word of a one-word name of five letters or more."""
+    parts = folded_name.split()
+    if len(parts) == 1:
+        return (f" {parts[0]} ",) if len(parts[0]) >= 5 else ()
+    return tuple(f" {a} {b} " for a, b in zip(parts, parts[1:]))

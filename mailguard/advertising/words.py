@@ -12,7 +12,7 @@ from mailguard.advertising.fold import fold_phrase, mark_fold
 PROMO = (
     # Vietnamese
     "khuyến mãi", "khuyến mại", "giảm giá", "ưu đãi", "mua 1 tặng 1", "mua một tặng một", "mua 2 tặng 1",
-    "quà tặng", "tặng kèm", "miễn phí vận chuyển", "freeship", "free ship", "mã giảm giá", "voucher",
+    "quà tặng", "tặng kèm", "miễn phí vận chuyển", "miễn phí giao hàng", "giao hàng miễn phí", "freeship", "free ship", "mã giảm giá", "voucher",
     "coupon", "giá sốc", "giá tốt nhất", "giá ưu đãi", "siêu sale", "flash sale", "xả kho", "xả hàng",
     "đại hạ giá", "sale off", "hoàn tiền", "cashback", "số lượng có hạn", "chỉ còn", "duy nhất hôm nay",
     "cơ hội cuối", "sắp hết hạn ưu đãi", "trả góp 0%", "lãi suất ưu đãi", "hoàn tiền lên đến",
@@ -22,7 +22,7 @@ PROMO = (
     "cyber monday", "siêu ưu đãi", "deal hot", "giá gốc", "giá chỉ",
     # English
     "sale", "on sale", "special offer", "limited time", "limited time offer", "exclusive offer",
-    "free shipping", "buy one get one", "buy 1 get 1", "bogo", "discount", "promo code",
+    "free shipping", "free delivery", "buy one get one", "buy 1 get 1", "bogo", "discount", "promo code",
     "coupon code", "best price", "lowest price", "clearance", "save up to", "new arrivals",
     "new collection", "last chance", "ends tonight", "while supplies last", "free trial",
     "special price", "deal of the day", "members only", "early bird",
@@ -53,7 +53,7 @@ TRANSACTIONAL = (
     "số dư khả dụng", "available balance", "account balance", "giao dịch thành công",
     "giao dịch của quý khách", "thông báo giao dịch", "transaction alert", "xác nhận đơn hàng",
     "đơn hàng của bạn", "đơn hàng của quý khách", "mã đơn hàng", "order confirmation",
-    "your order", "order number", "order #", "hóa đơn", "hoá đơn", "invoice", "receipt",
+    "your order", "order number", "order no", "order id", "hóa đơn", "hoá đơn", "invoice", "receipt",
     "biên lai", "đã thanh toán", "payment received", "thanh toán thành công", "mã vận đơn",
     "tracking number", "đang được giao", "has shipped", "đặt lại mật khẩu", "reset your password",
     "sao kê", "statement", "không chia sẻ mã", "do not share this code", "hạn thanh toán",
@@ -80,7 +80,7 @@ OPTOUT = (
 COMPANY = (
     "công ty", "cty", "tnhh", "cổ phần", "tập đoàn", "ngân hàng", "cửa hàng", "shop", "store",
     "company", "ltd", "llc", "inc", "jsc", "corp", "corporation", "co ltd", "bank", "hotel",
-    "khách sạn", "resort", "group",
+    "khách sạn", "resort", "group", "tiệm",
 )
 ADDRESS = (
     "địa chỉ", "đ/c", "trụ sở", "văn phòng", "address", "phường", "quận", "huyện", "thành phố",
@@ -110,7 +110,9 @@ F_TRANSACTIONAL = folded(TRANSACTIONAL)
 F_INFORMATIONAL = folded(INFORMATIONAL)
 F_OPTOUT = folded(OPTOUT)
 F_COMPANY = folded(COMPANY)
-F_ADDRESS = folded(ADDRESS)
+# Without diacritics `tầng` (floor) is `tặng` (gift: "mua 2 tang 1") and `đường` (street) is
+# `dưỡng` (care): those two count as address words only where diacritics are written (M_ADDRESS).
+F_ADDRESS = folded(tuple(p for p in ADDRESS if p not in ("tầng", "đường")))
 F_FORWARDED = folded(FORWARDED)
 
 
@@ -123,6 +125,7 @@ def marked(phrases: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 
 M_COMPANY = marked(COMPANY)
 M_ADDRESS = marked(ADDRESS)
+M_CTA = marked(CTA)
 
 
 def found(text: str, vocabulary: tuple[tuple[str, str], ...]) -> list[str]:

@@ -92,6 +92,60 @@ ADS = [
               "CloudNote Ltd, 10 King Street, London EC2V 8AA, United Kingdom\n"
               "Manage your preferences or unsubscribe: https://cloudnote.example.com/unsubscribe",
          headers=["X-Mailer: HubSpot"] + unsub("cloudnote.example.com"), label="missing", optout="header", info=True),
+    # dev, second round (after the held-out run): English postal addresses without a street word,
+    # and contact details that are only a call to action or a salesperson's sign-off
+    dict(file="dev-13-outdoor-en", split="dev", from_='"Northpeak" <deals@northpeak.example.com>',
+         subject="Winter gear 40% off - this weekend only",
+         body="Our winter sale is on: 40% off insulated jackets, boots from $59 and free shipping over $75.\n"
+              "LINK https://northpeak.example.com/winter Shop now\n"
+              "Northpeak Outfitters, 48 Harbor View, Portland, ME 04101\n"
+              "You received this email because you signed up at northpeak.example.com. Unsubscribe: "
+              "https://northpeak.example.com/unsubscribe",
+         headers=esp() + unsub("northpeak.example.com"), label="missing", optout="header", info=True),
+    dict(file="dev-14-travel-pobox-en", split="dev", enc="Q", from_='"Sunbeam Travel" <hello@sunbeam.example.com>',
+         subject="[AD] Hawaii from $499 - book by Sunday",
+         body="Escape to Hawaii: 5 nights from $499 per person, flights included. Book by Sunday and save 25%.\n"
+              "LINK https://sunbeam.example.com/hawaii Book now\n"
+              "Sunbeam Travel, PO Box 4410, Honolulu, HI 96812\n"
+              "To stop receiving these offers, unsubscribe here: https://sunbeam.example.com/optout",
+         label="AD", optout="body", info=True),
+    dict(file="dev-15-moto-salesman", split="dev", from_='"Tuấn Anh" <tuananh.sale@xemay.example.vn>',
+         subject="Xe tay ga giảm giá 5 triệu, trả góp 0% tháng này",
+         body="Chào anh/chị,\nTháng này đại lý giảm ngay 5.000.000đ cho các dòng xe tay ga, trả góp 0% lãi suất, "
+              "tặng mũ bảo hiểm và phiếu bảo dưỡng 1 năm. Số lượng có hạn.\n"
+              "Anh/chị quan tâm vui lòng gọi ngay Tuấn Anh 0912 345 678 để được báo giá tốt nhất.",
+         label="missing", optout="missing", info=False),
+    dict(file="dev-16-bakery-signoff", split="dev", from_='"Bánh Ngọt Hoa Mai" <hoamai@banh.example.vn>',
+         subject="[QC] Bánh trung thu Hoa Mai - mua 5 tặng 1",
+         body="Mùa trung thu này, Hoa Mai ưu đãi mua 5 hộp tặng 1 hộp, giảm giá 15% cho đơn từ 1.000.000đ.\n"
+              "LINK https://banh.example.vn/trungthu Đặt hàng ngay\n"
+              "Tiệm Bánh Hoa Mai - Hotline: 0283 822 1234 - Email: datbanh@banh.example.vn\n"
+              "Không muốn nhận thư? Hủy đăng ký: https://banh.example.vn/huy-dang-ky",
+         label="QC", optout="body", info=True),
+    dict(file="dev-17-webinar-uk", split="dev", from_='"Brightlane" <events@brightlane.example.co.uk>',
+         subject="Save 30% on the Data Summit - early bird ends Friday",
+         body="Early bird tickets for the Data Summit are 30% off until Friday: 2 days, 40 speakers, from 299 GBP.\n"
+              "LINK https://brightlane.example.co.uk/summit Register now\n"
+              "Brightlane Events, 7 Kingsway, London WC2B 6XF\n"
+              "Unsubscribe: https://brightlane.example.co.uk/unsubscribe",
+         headers=unsub("brightlane.example.co.uk"), label="missing", optout="header", info=True),
+    dict(file="dev-18-florist-cta-en", split="dev", from_='"Rosa" <rosa@petals.example.com>',
+         subject="Mother's Day roses 25% off",
+         body="Hi there,\nOrder a dozen roses for Mother's Day and get 25% off, with free delivery in the city.\n"
+              "Call now on +1 415 555 0142 to order - Rosa",
+         label="missing", optout="missing", info=False),
+    dict(file="dev-19-shoes-nodiac", split="dev", plain=True, from_='"Giay Viet" <khuyenmai@giayviet.example.vn>',
+         subject="Giam gia 30% giay the thao, mua 2 tang 1 tat",
+         body="Tuan nay Giay Viet giam gia 30% toan bo giay the thao, mua 2 tang 1 doi tat, freeship don tu 300.000d.\n"
+              "LINK https://giayviet.example.vn/sale Mua ngay",
+         label="missing", optout="missing", info=False),
+    dict(file="dev-20-hotel-landline", split="dev", from_='"Khách sạn Sông Hàn" <datphong@songhan.example.vn>',
+         subject="[QC] Ưu đãi mùa thu: giảm 30% giá phòng tại Đà Nẵng",
+         body="Khách sạn Sông Hàn giảm 30% giá phòng hướng sông, tặng bữa sáng cho 2 người, áp dụng đến 30/11.\n"
+              "LINK https://songhan.example.vn/mua-thu Đặt phòng ngay\n"
+              "Khách sạn Sông Hàn - Bạch Đằng, Hải Châu, Đà Nẵng - ĐT (0236) 3822 555\n"
+              "Từ chối nhận thư quảng cáo: https://songhan.example.vn/tu-choi",
+         label="QC", optout="body", info=True),
     # ------------------------------------------------------------------ heldout
     dict(file="ho-01-airline", split="heldout", from_='"Sky Việt Airlines" <khuyenmai@skyviet.example.vn>',
          subject="[QC] Vé máy bay giá rẻ chỉ từ 99.000đ - bay khắp Việt Nam",

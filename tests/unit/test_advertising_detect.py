@@ -118,6 +118,32 @@ def test_advertiser_info_needs_a_name_and_a_contact():
     assert "AD_NO_ADVERTISER_INFO" in {s.name for s in out.symbols}
 
 
+@pytest.mark.parametrize("footer, info", [
+    ("Acme Outdoor Inc., 1200 Broadway, New York, NY 10001", True),  # no street word
+    ("Brightlane Events Ltd, 7 Kingsway, London WC2B 6XF", True),  # a UK postcode
+    ("Công ty Mây Việt - ĐT 024 3818 0000", True),  # a landline grouped 3-4-4
+    ("Mây Việt Shop - (0236) 3822 555", True),
+    ("Gọi ngay Công ty Mây Việt 0901 234 567 để đặt hàng", False),  # a call to action, not an identity
+    ("Call now on +1 415 555 0142 - Acme Inc.", False),
+    ("Mua 2 tang 1 tat - Cong ty May Viet", False),  # `tang` is a gift here, not a floor
+])
+def test_the_identity_block_is_a_name_beside_a_contact(footer, info):
+    body = AD_BODY.replace("Công ty TNHH Thời Trang Mây Việt, 123 Nguyễn Trãi, Quận 1, TP Hồ Chí Minh, 0901 234 567",
+                           footer)
+    assert run(mail(body=body)).details.advertiser_info is info
+
+
+def test_an_invitation_to_order_is_not_transactional():
+    """`order #` folded to `order`, so 'call to order' lowered the score of ads like a receipt."""
+    from mailguard.advertising.detect import detect
+    from mailguard.scan.message import ParsedMessage
+
+    body = ("Hi there,\nOrder a dozen roses for Mother's Day and get 25% off, with free delivery in the city.\n"
+            "Call now on +1 415 555 0142 to order - Rosa")
+    d = detect(ParsedMessage.from_bytes(mail("Mother's Day roses 25% off", body)))
+    assert d.is_ad and not any(e.startswith("transactional") for e in d.evidence), d.evidence
+
+
 def test_compliance_symbols_weigh_only_inside_the_decree_domains():
     raw = mail("Siêu sale cuối tuần", AD_BODY.replace("Hủy đăng ký nhận tin: https://mayviet.example.vn/unsubscribe\n", ""))
     outside = {s.name: s for s in run(raw).symbols}
