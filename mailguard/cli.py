@@ -50,9 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rcpt", metavar="ADDR", action="append", default=[])
     p.add_argument("paths", metavar="PATH", nargs="+")
 
-    from mailguard.commands import train_cmd
+    from mailguard.commands import train_cmd, tune_cmd
 
     _common(train_cmd.add_parser(sub))
+    _common(tune_cmd.add_parser(sub))
 
     p = sub.add_parser("quarantine", help="list, show, release or delete quarantined messages")
     qsub = p.add_subparsers(dest="qcommand", metavar="ACTION", required=True)
@@ -188,6 +189,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_cmd.run(args, load_config(args))
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from mailguard.commands import tune_cmd
+
+    return tune_cmd.run(args, load_config(args))
+
+
 def cmd_symbols(args: argparse.Namespace) -> int:
     from mailguard.commands import symbols_cmd
 
@@ -226,7 +233,7 @@ def cmd_blocklist(args: argparse.Namespace) -> int:
 
 COMMANDS = {"serve": cmd_serve, "config": cmd_config, "scan": cmd_scan, "quarantine": cmd_quarantine,
             "history": cmd_history, "ads": cmd_ads, "reports": cmd_reports,
-            "blocklist": cmd_blocklist, "rules": cmd_rules, "train": cmd_train, "symbols": cmd_symbols}
+            "blocklist": cmd_blocklist, "rules": cmd_rules, "train": cmd_train, "tune": cmd_tune, "symbols": cmd_symbols}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

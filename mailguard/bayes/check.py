@@ -1,4 +1,9 @@
-"""The BAYES check: the content model's spam probability as BAYES_SPAM / BAYES_UNSURE / BAYES_HAM.
+"""The BAYES check: the content model's calibrated evidence as BAYES_SPAM or BAYES_HAM.
+
+One symbol, continuous: z > 0 (spam likelier than ham) gives BAYES_SPAM, z < 0 BAYES_HAM, each
+with the share min(1, |z| / FULL_Z) of its full score (`[bayes] spam_score` / `ham_score`, or a
+[scores] override): so every unit of evidence the model has moves the verdict, and none is
+thrown away in an "unsure" band. FULL_Z = 8 is p = 0.9997.
 
 No symbol at all while the model has learnt fewer than `min_spam` spam or `min_ham` ham (an
 untrained model must not cause false positives), nor without a model. The work is CPU only
@@ -19,25 +24,14 @@ from mailguard.scan.verdict import Symbol
 if TYPE_CHECKING:
     from mailguard.bayes.model import Score
 
-MIN_CONFIDENCE = 0.2  # a symbol past a cut-off weighs at least this share of its full score
+FULL_Z = 8.0
 
 
 def symbol_for(score: Score, settings: BayesSettings) -> Symbol:
-    p = score.probability
-    detail = f"p={p:.4f} logodds={score.log_odds:.2f} clues={score.clues}"
-    if p >= settings.spam_probability:
-        confidence = (p - settings.spam_probability) / max(1e-9, 1.0 - settings.spam_probability)
-        return Symbol("BAYES_SPAM", round(settings.spam_score * _clip(confidence), 2), detail,
-                      description=DESCRIPTIONS["BAYES_SPAM"])
-    if p <= settings.ham_probability:
-        confidence = (settings.ham_probability - p) / max(1e-9, settings.ham_probability)
-        return Symbol("BAYES_HAM", round(settings.ham_score * _clip(confidence), 2), detail,
-                      description=DESCRIPTIONS["BAYES_HAM"])
-    return Symbol("BAYES_UNSURE", 0.0, detail, description=DESCRIPTIONS["BAYES_UNSURE"])
-
-
-def _clip(confidence: float) -> float:
-    return min(1.0, max(MIN_CONFIDENCE, confidence))
+    detail = f"p={score.probability:.4f} z={score.z:.2f} logodds={score.log_odds:.2f} clues={score.clues}"
+    strength = round(min(1.0, abs(score.z) / FULL_Z), 4)
+    name, full = ("BAYES_SPAM", settings.spam_score) if score.z > 0 else ("BAYES_HAM", settings.ham_score)
+    return Symbol(name, round(full * strength, 2), detail, description=DESCRIPTIONS[name], strength=strength)
 
 
 class BayesCheck:

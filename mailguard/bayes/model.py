@@ -5,20 +5,14 @@ stable across processes and versions) into `2**bits` slots. The model keeps, per
 learnt spam and ham messages the slot occurs (each message counts a token once), plus the
 message counts: integers, so that unlearning a message undoes its learning exactly.
 
-A message gets two numbers from the slots it shares with the model:
-- the spam probability, by SpamBayes' method with its published defaults: each slot's
-  probability is smoothed toward 0.5 by how often it was seen (Robinson), the MAX_CLUES slots
-  farthest from 0.5 are combined with Fisher's chi-squared method. Its values bunch at 0 and 1
-  and leave an honest unsure band between, where the evidence conflicts or is thin: the
-  symbols (and the cut-offs 0.9 / 0.2) are decided on it.
-- the log-odds, for ranking: naive Bayes over the seen slots in its binary, present-tokens-only
-  form, ln((spam_i + a) / (nspam + 2a)) - ln((ham_i + a) / (nham + 2a)) summed, no class prior
-  (the ratio of spam to ham learnt says what users reported, not what arrives), divided by
-  sqrt(slots + 1), since summed evidence grows with the length of the message and overstates
-  correlated tokens (length normalisation, after Rennie et al. 2003). It keeps ranking
-  messages where the probability saturates at 0 or 1.
-The log-odds form and its constants measured best on a development split carved from the
-train split (README, "Content model (Bayes)").
+A message's evidence is its log-odds: naive Bayes over the seen slots in its binary,
+present-tokens-only form, ln((spam_i + a) / (nspam + 2a)) - ln((ham_i + a) / (nham + 2a)) summed,
+no class prior (the ratio of spam to ham learnt says what users reported, not what arrives),
+divided by sqrt(slots + 1), since summed evidence grows with the length of the message and
+overstates correlated tokens (length normalisation, after Rennie et al. 2003). The model's
+calibration (calibration.py, fitted at `train` time on held-out folds) maps it to a calibrated
+logit z; sigmoid(z) is the spam probability. The log-odds form and its constants measured best
+on a development split carved from the train split (README, "Content model (Bayes)").
 """
 from __future__ import annotations
 
@@ -28,22 +22,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mailguard.bayes.calibration import UNCALIBRATED, Calibration
+
 DEFAULT_BITS = 22
 HASHER_NAME = "sklearn-featurehasher-murmur3-32"  # in the file metadata: how tokens map to slots (Hasher)
 
 ALPHA = 0.05  # additive smoothing of the per-class document frequencies (log-odds)
-# SpamBayes' defaults (probability): a slot seen n times has f = (S*X + n*p) / (S + n).
-STRENGTH = 0.45  # S
-UNKNOWN = 0.5  # X
-MIN_DEVIATION = 0.1  # slots with |f - 0.5| below this are no evidence
-MAX_CLUES = 150
 
 
 @dataclass(frozen=True)
 class Score:
-    probability: float  # spam probability, 0..1 (chi-squared combining)
-    log_odds: float  # length-normalised naive Bayes log-odds: ranks where the probability saturates
+    log_odds: float  # length-normalised naive Bayes log-odds
+    z: float  # the calibrated logit: z = 0 as likely spam as ham, each unit e times likelier
     clues: int  # slots of the message the model had seen
+
+    @property
+    def probability(self) -> float:
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, self.z))))
 
 
 class Hasher:
@@ -72,7 +67,7 @@ class BayesModel:
     """Counts per slot and class. Not thread-safe: one learner owns a model; scoring reads it."""
 
     def __init__(self, bits: int = DEFAULT_BITS, spam: np.ndarray | None = None, ham: np.ndarray | None = None,
-                 nspam: int = 0, nham: int = 0) -> None:
+                 nspam: int = 0, nham: int = 0, calibration: Calibration = UNCALIBRATED) -> None:
         size = 2 ** bits
         self.bits = bits
         self.spam = np.zeros(size, np.uint32) if spam is None else spam
@@ -81,6 +76,7 @@ class BayesModel:
             raise ValueError(f"count arrays must have {size} entries")
         self.nspam = nspam
         self.nham = nham
+        self.calibration = calibration
 
     # -- learning ---------------------------------------------------------------------------
     def learn(self, slots: np.ndarray, is_spam: bool) -> None:
@@ -103,45 +99,32 @@ class BayesModel:
         else:
             self.nham = max(0, self.nham - 1)
 
+    def without(self, learnt: Sequence[tuple[np.ndarray, bool]]) -> BayesModel:
+        """A copy of the model with the (slots, is_spam) messages unlearnt (each counted in it)."""
+        size = 2 ** self.bits
+        out = BayesModel(self.bits, self.spam.copy(), self.ham.copy(), self.nspam, self.nham, self.calibration)
+        for is_spam, counts in ((True, out.spam), (False, out.ham)):
+            group = [slots for slots, label in learnt if label is is_spam]
+            if group:
+                held = np.bincount(np.concatenate(group), minlength=size).astype(np.uint32)
+                np.subtract(counts, np.minimum(held, counts), out=counts)
+            if is_spam:
+                out.nspam = max(0, out.nspam - len(group))
+            else:
+                out.nham = max(0, out.nham - len(group))
+        return out
+
     # -- scoring ----------------------------------------------------------------------------
     def score(self, slots: np.ndarray) -> Score:
         if self.nspam == 0 or self.nham == 0 or len(slots) == 0:
-            return Score(0.5, 0.0, 0)
+            return Score(0.0, 0.0, 0)
         s = self.spam[slots].astype(np.float64)
         h = self.ham[slots].astype(np.float64)
         seen = (s + h) > 0
         s, h = s[seen], h[seen]
         if len(s) == 0:
-            return Score(0.5, 0.0, 0)
+            return Score(0.0, 0.0, 0)
         evidence = float(np.log((s + ALPHA) / (self.nspam + 2 * ALPHA)).sum()
                          - np.log((h + ALPHA) / (self.nham + 2 * ALPHA)).sum())
         log_odds = evidence / math.sqrt(len(s) + 1)
-        return Score(self._chi2_probability(s, h), log_odds, len(s))
-
-    def _chi2_probability(self, s: np.ndarray, h: np.ndarray) -> float:
-        spam_ratio = s / self.nspam
-        ham_ratio = h / self.nham
-        p = spam_ratio / (spam_ratio + ham_ratio)
-        n = s + h
-        f = (STRENGTH * UNKNOWN + n * p) / (STRENGTH + n)
-        f = f[np.abs(f - 0.5) >= MIN_DEVIATION]
-        if len(f) > MAX_CLUES:
-            f = f[np.argsort(-np.abs(f - 0.5), kind="stable")[:MAX_CLUES]]
-        if len(f) == 0:
-            return 0.5
-        f = np.clip(f, 1e-6, 1 - 1e-6)
-        clues = len(f)
-        spamminess = 1.0 - _chi2q(-2.0 * float(np.log1p(-f).sum()), 2 * clues)
-        hamminess = 1.0 - _chi2q(-2.0 * float(np.log(f).sum()), 2 * clues)
-        return (spamminess - hamminess + 1.0) / 2.0
-
-
-def _chi2q(x2: float, v: int) -> float:
-    """P(chi-squared with v (even) degrees of freedom >= x2), as SpamBayes' chi2Q."""
-    m = x2 / 2.0
-    term = math.exp(-m)
-    total = term
-    for i in range(1, v // 2):
-        term *= m / i
-        total += term
-    return min(total, 1.0)
+        return Score(log_odds, self.calibration.z(log_odds), len(s))

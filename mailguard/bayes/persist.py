@@ -1,8 +1,10 @@
 """The model file: arrays and metadata in a documented format, no pickle, written atomically.
 
 The file is a NumPy `.npz` archive (a zip of `.npy` arrays) holding exactly:
-  meta.npy  uint8 array: UTF-8 JSON {"format": "mailguard-bayes", "version": 1, "bits": 22,
-            "hasher": ..., "tokenizer": 1, "nspam": N, "nham": N, "saved_at": unix time}
+  meta.npy  uint8 array: UTF-8 JSON {"format": "mailguard-bayes", "version": 2, "bits": 22,
+            "hasher": ..., "tokenizer": 1, "nspam": N, "nham": N, "saved_at": unix time,
+            "calibration": {"slope": a, "intercept": b, "messages": N, "folds": 5} or null}
+            (version 2 added the calibration; a version 1 file is refused: retrain)
   spam.npy  uint32[2**bits]: in how many learnt spam messages each slot occurs
   ham.npy   uint32[2**bits]: the same for ham
 It is read with `allow_pickle=False` (an object array is refused, never executed), every entry,
@@ -14,6 +16,7 @@ new model, never half of one.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -23,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mailguard.bayes.calibration import UNCALIBRATED, Calibration
 from mailguard.bayes.model import HASHER_NAME, BayesModel
 from mailguard.bayes.tokenizer import TOKENIZER_VERSION
 
 FORMAT = "mailguard-bayes"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _ENTRIES = {"meta.npy", "spam.npy", "ham.npy"}
 _MAX_META = 64 * 1024
 
@@ -40,7 +44,10 @@ def save(model: BayesModel, path: Path) -> None:
     path = Path(path)
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "bits": model.bits, "hasher": HASHER_NAME,
             "tokenizer": TOKENIZER_VERSION, "nspam": model.nspam, "nham": model.nham,
-            "saved_at": round(time.time(), 3)}
+            "saved_at": round(time.time(), 3),
+            "calibration": None if model.calibration.messages == 0 else {
+                "slope": model.calibration.slope, "intercept": model.calibration.intercept,
+                "messages": model.calibration.messages, "folds": model.calibration.folds}}
     meta_bytes = np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -91,7 +98,21 @@ def load(path: Path) -> BayesModel:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
         raise ModelFileError(f"{path}: not a readable model file ({type(exc).__name__}: {exc})") from exc
-    return BayesModel(meta["bits"], arrays["spam"], arrays["ham"], meta["nspam"], meta["nham"])
+    return BayesModel(meta["bits"], arrays["spam"], arrays["ham"], meta["nspam"], meta["nham"],
+                      _calibration(path, meta.get("calibration")))
+
+
+def _calibration(path: Path, raw: object) -> Calibration:
+    if raw is None:
+        return UNCALIBRATED
+    if not isinstance(raw, dict) or set(raw) != {"slope", "intercept", "messages", "folds"}:
+        raise ModelFileError(f"{path}: metadata calibration is not slope, intercept, messages, folds")
+    numbers = [raw["slope"], raw["intercept"]]
+    counts = [raw["messages"], raw["folds"]]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in numbers) \
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in counts) or not raw["slope"] > 0:
+        raise ModelFileError(f"{path}: metadata calibration holds a value out of range")
+    return Calibration(float(raw["slope"]), float(raw["intercept"]), raw["messages"], raw["folds"])
 
 
 def _meta(path: Path, raw: np.ndarray) -> dict:

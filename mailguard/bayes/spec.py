@@ -1,4 +1,4 @@
-"""The Bayes content model's spec: `[bayes]`, and BAYES_SPAM / BAYES_HAM / BAYES_UNSURE."""
+"""The Bayes content model's spec: `[bayes]`, and BAYES_SPAM / BAYES_HAM."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,23 +21,23 @@ class BayesSettings:
     model_file: str = "bayes.model"  # relative to [store] state_dir
     min_spam: int = 200  # no Bayes symbol until this many spam and ham were learnt
     min_ham: int = 200
-    spam_probability: float = 0.9  # from here up BAYES_SPAM
-    ham_probability: float = 0.2  # from here down BAYES_HAM; between the two BAYES_UNSURE (score 0)
-    spam_score: float = 5.5  # BAYES_SPAM's score at full confidence (p = 1)
-    ham_score: float = -3.0  # BAYES_HAM's score at full confidence (p = 0)
+    # Full scores, at |z| >= 8 (check.py); less evidence weighs its share. The shipped rules'
+    # fitted [scores] (rules/90-fitted-scores.toml) override these.
+    spam_score: float = 5.5
+    ham_score: float = -3.0
     autolearn: bool = False
     autolearn_spam: float = 12.0  # learn as spam a verdict scoring this or more (Bayes symbols left out)
     autolearn_ham: float = -1.0  # learn as ham a verdict scoring this or less (Bayes symbols left out)
 
 
-DESCRIPTIONS = {"BAYES_SPAM": "content model: spam", "BAYES_HAM": "content model: ham",
-                "BAYES_UNSURE": "content model: unsure"}
+DESCRIPTIONS = {"BAYES_SPAM": "content model: spam likelier than ham (scaled by its evidence)",
+                "BAYES_HAM": "content model: ham likelier than spam (scaled by its evidence)"}
 STAGE = Stage("BAYES")
 
 
 def symbols(settings: BayesSettings) -> tuple[SymbolSpec, ...]:
     """The scores are those at full confidence: less sure, a symbol weighs less."""
-    scores = {"BAYES_SPAM": settings.spam_score, "BAYES_HAM": settings.ham_score, "BAYES_UNSURE": 0.0}
+    scores = {"BAYES_SPAM": settings.spam_score, "BAYES_HAM": settings.ham_score}
     return tuple(SymbolSpec(name, scores[name], text) for name, text in DESCRIPTIONS.items())
 
 
@@ -47,8 +47,6 @@ def validate(b: BayesSettings, fail: Fail) -> None:
     for key in ("min_spam", "min_ham"):
         if getattr(b, key) < 0:
             fail("bayes", key, "must be 0 or more")
-    if not 0.0 <= b.ham_probability < b.spam_probability <= 1.0:
-        fail("bayes", "spam_probability", "0 <= ham_probability < spam_probability <= 1")
     if b.spam_score < 0:
         fail("bayes", "spam_score", "must be 0 or more")
     if b.ham_score > 0:

@@ -20,7 +20,8 @@ from typing import Literal
 
 import numpy as np
 
-from mailguard.bayes import persist
+from mailguard.bayes import calibration, persist
+from mailguard.bayes.calibration import Calibration
 from mailguard.bayes.digest import message_digest
 from mailguard.bayes.model import BayesModel, Hasher
 from mailguard.bayes.tokenizer import tokens
@@ -50,7 +51,12 @@ class Learner:
     store: LearnedPort
     path: Path | None  # where save() writes the model; None: never written (tests)
     hasher: Hasher = field(default=None)  # type: ignore[assignment]
+    # `mailguard train` keeps the slots of the run's messages to calibrate the model on them
+    # (calibration.py); autolearn and reports do not (the model keeps its calibration).
+    keep_for_calibration: bool = False
     _pending: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _kept: dict[str, calibration.Learnt] = field(default_factory=dict, repr=False)  # by digest: the last label
+    _recalibrated: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.hasher is None:
@@ -66,11 +72,12 @@ class Learner:
             model = BayesModel()
         return cls(model, store, path)
 
-    def _prepare(self, raws: list[bytes]) -> list[tuple[str, np.ndarray]]:
-        """(digest, slots) of each message: CPU work, run in a worker thread."""
+    def _prepare(self, raws: list[bytes]) -> list[tuple[str, np.ndarray, str]]:
+        """(digest, slots, sender group) of each message: CPU work, run in a worker thread."""
         messages = [ParsedMessage.from_bytes(raw) for raw in raws]
         slots = self.hasher.slots_many([tokens(msg) for msg in messages])
-        return [(message_digest(raw, msg), s) for raw, msg, s in zip(raws, messages, slots)]
+        return [(message_digest(raw, msg), s, calibration.sender_group(msg))
+                for raw, msg, s in zip(raws, messages, slots)]
 
     async def learn(self, raws: Iterable[bytes], label: Label,
                     progress: Callable[[int], None] | None = None) -> LearnResult:
@@ -86,9 +93,11 @@ class Learner:
     async def _learn_batch(self, batch: list[bytes], label: Label) -> LearnResult:
         result = LearnResult()
         prepared = await asyncio.to_thread(self._prepare, batch)
-        known = await self._labels([d for d, _ in prepared])
-        for digest, s in prepared:
+        known = await self._labels([d for d, _, _ in prepared])
+        for digest, s, group in prepared:
             before = known.get(digest)
+            if self.keep_for_calibration:
+                self._kept[digest] = (s, label == "spam", group)
             if before == label:
                 result.already += 1
                 continue
@@ -106,8 +115,8 @@ class Learner:
         result = LearnResult()
         for batch in _batches(raws):
             prepared = await asyncio.to_thread(self._prepare, batch)
-            known = await self._labels([d for d, _ in prepared])
-            for digest, s in prepared:
+            known = await self._labels([d for d, _, _ in prepared])
+            for digest, s, _ in prepared:
                 before = known.pop(digest, None)
                 if before is None:
                     result.unknown += 1
@@ -131,14 +140,25 @@ class Learner:
                     known[d] = label
         return known
 
+    async def calibrate(self) -> Calibration | None:
+        """Fit the model's calibration on the messages of this run (keep_for_calibration), in a
+        worker thread; None (the calibration kept) when the run is too small to fit one."""
+        kept = list(self._kept.values())
+        fitted = await asyncio.to_thread(calibration.fit, self.model, kept) if kept else None
+        if fitted is not None:
+            self.model.calibration = fitted
+            self._recalibrated = True
+        return fitted
+
     async def save(self) -> None:
         """Write the model (atomically), then record the learnt digests in the store."""
-        if not self._pending:
+        if not self._pending and not self._recalibrated:
             return
         if self.path is not None:
             await asyncio.to_thread(persist.save, self.model, self.path)
-        pending, self._pending = self._pending, {}
-        await self.store.set_learned(pending)
+        pending, self._pending, self._recalibrated = self._pending, {}, False
+        if pending:
+            await self.store.set_learned(pending)
 
 
 def _batches(raws: Iterable[bytes]) -> Iterable[list[bytes]]:

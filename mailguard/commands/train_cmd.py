@@ -61,6 +61,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     if args.forget and (args.spam or args.ham):
         print("mailguard train: --forget goes alone (without --spam or --ham)", file=sys.stderr)
         return 2
+    from mailguard.bayes import calibration
     from mailguard.bayes.persist import ModelFileError
     from mailguard.bayes.train import Learner
     from mailguard.bayes.writelock import WriteLock
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
             return 1
         try:
             learner = Learner.open(path, store)
+            learner.keep_for_calibration = not args.forget
             lines = []
             for label, paths in (("spam", args.spam), ("ham", args.ham), ("forget", args.forget)):
                 if not paths:
@@ -112,6 +114,13 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
                     lines.append(f"{label}: {r.learnt} learnt, {r.moved} moved from the other label, "
                                  f"{r.already} already learnt")
                 bar.close()
+            if not args.forget:
+                fitted = await learner.calibrate()
+                c = learner.model.calibration
+                lines.append(f"calibration: z = {c.slope:.4f} * log-odds {c.intercept:+.4f}, fitted on "
+                             f"{fitted.messages} messages in {fitted.folds} held-out folds" if fitted else
+                             "calibration: kept (this run has fewer than "
+                             f"{calibration.MIN_PER_CLASS} spam or ham to fit one)")
             await learner.save()
             for line in lines:
                 print(line)

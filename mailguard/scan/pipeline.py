@@ -148,7 +148,7 @@ class Pipeline:
         if sym.neutral:
             return sym
         if self.rules is not None and sym.name in (scores := self.rules.scores):
-            return Symbol(sym.name, scores[sym.name], sym.detail, sym.force, sym.description)
+            return dataclasses.replace(sym, score=round(scores[sym.name] * sym.strength, 2))
         return sym
 
     async def run_checks(self, ctx: ScanContext, phase: str = "data") -> CheckOutput:

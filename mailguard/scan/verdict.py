@@ -40,6 +40,9 @@ class Symbol:
     # Zeroed on purpose by its check (a DMARC failure overridden by ARC): kept at 0 whatever
     # score the rules give the name.
     neutral: bool = False
+    # The share of its full score this hit carries (0..1): 1 for a rule; the content model's
+    # confidence for BAYES_*. A [scores] override sets the full score and keeps the share.
+    strength: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ def merge_symbols(symbols: list[Symbol]) -> tuple[Symbol, ...]:
         detail = "; ".join([*parts, *(p for p in (sym.detail.split("; ") if sym.detail else []) if p not in parts)])
         force = max((f for f in (prior.force, sym.force) if f), key=lambda a: a.strength, default=None)
         score = max(prior.score, sym.score, key=abs)
-        by_name[sym.name] = Symbol(sym.name, score, detail, force, prior.description or sym.description)
+        by_name[sym.name] = Symbol(sym.name, score, detail, force, prior.description or sym.description,
+                                   strength=max(prior.strength, sym.strength))
     return tuple(by_name.values())
 
 

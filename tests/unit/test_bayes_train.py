@@ -196,8 +196,8 @@ def test_a_model_file_changed_while_serving_is_picked_up_without_a_reload(tmp_pa
 def test_bayes_settings_are_validated_with_the_line_named():
     from mailguard.config import ConfigError, from_text
 
-    with pytest.raises(ConfigError, match=r"cfg.toml:3: \[bayes\] spam_probability"):
-        from_text("[bayes]\nham_probability = 0.5\nspam_probability = 0.4\n", "cfg.toml")
+    with pytest.raises(ConfigError, match=r"cfg.toml:3: \[bayes\] spam_score"):
+        from_text("[bayes]\nham_score = -1.0\nspam_score = -0.4\n", "cfg.toml")
     with pytest.raises(ConfigError, match=r"\[bayes\] min_spam"):
         from_text("[bayes]\nmin_spam = -1\n", "cfg.toml")
     with pytest.raises(ConfigError, match=r"\[bayes\] autolearn_ham"):

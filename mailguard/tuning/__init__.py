@@ -1,0 +1,1 @@
+"""`mailguard tune`: symbol scores fitted on labelled mail (README, "Fitted scores")."""
