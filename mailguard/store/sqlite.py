@@ -791,7 +791,7 @@ def _row_record(row: Sequence[Any]) -> MessageRecord:
         queue_id=queue_id, time=t, client_ip=client_ip, client_name=client_name, helo=helo,
         mail_from=mail_from, rcpts=tuple(json.loads(rcpts)), message_id=message_id, subject=subject,
         from_header=from_header, action=action, score=score, required=required,
-        symbols=tuple(SymbolRecord(name=s["name"], score=s["score"], detail=s["detail"])
+        symbols=tuple(SymbolRecord(name=s["name"], score=float(s["score"]), detail=s["detail"])
                       for s in json.loads(symbols)),
         headers=headers, size=size, outcome=outcome,
     )
