@@ -148,7 +148,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return Runtime(config=config, pipeline=build_pipeline(config, services=current), store=store,
                        hostname=config.hostname, tls_context=tls_context,
                        trusted_networks=config.trusted_networks, resolver=current.resolver, autolearn=autolearn,
-                       learner=learner, never_block=never_block)  # serve adds the outbox's wake-up
+                       learner=learner, never_block=never_block,
+                       services=current)  # serve adds the outbox's wake-up
 
     async def run() -> int:
         try:

@@ -17,7 +17,7 @@ import ssl
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from mailguard import memory
 from mailguard.inflight import Budget
@@ -26,6 +26,10 @@ from mailguard.dnsresolver import Resolver
 from mailguard.ipaddrs import in_networks
 from mailguard.scan.pipeline import Pipeline
 from mailguard.store.base import Store
+from mailguard.watch import FileWatch
+
+if TYPE_CHECKING:
+    from mailguard.checks.registry import CheckServices
 
 log = logging.getLogger("mailguard.server")
 
@@ -46,6 +50,7 @@ class Runtime:
     learner: object | None = None  # mailguard.bayes.autolearn.ServiceLearner: reports learn through it
     never_block: object | None = None  # mailguard.reports.never_block.NeverBlock
     wake_outbox: Callable[[], None] | None = None  # the outbox worker's wake-up (serve sets it)
+    services: CheckServices | None = None  # the checks' lists, rules and model: their files are watched
 
 
 def tls_context_for(config: Config) -> ssl.SSLContext | None:
@@ -237,7 +242,12 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
                 log.warning("reload: [%s] listen changed; it takes effect at the next restart", section)
         holder.runtime = new_runtime
         state.configure(new_config.server, new_config.client_limit_exceptions)
-        log.info("configuration reloaded from %s", new_config.source)
+        rules = new_runtime.services.rules if new_runtime.services is not None else None
+        if rules is not None and rules.refused:
+            log.warning("configuration of %s in force, but not its rule files: they were refused (the "
+                        "problems are above) and the last good rules keep running", new_config.source)
+        else:
+            log.info("configuration reloaded from %s", new_config.source)
 
     reloads = _Reloads(reload)
     loop.add_signal_handler(signal.SIGHUP, reloads.request)
@@ -248,6 +258,7 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
         log.info("mailguard relaying to %s in %s mode", config.downstream, config.relay.mode)
     if milter is not None:
         print(f"milter listening on {milter.bound}", file=sys.stderr, flush=True)
+    watch = asyncio.create_task(FileWatch(lambda: _rereads(holder.runtime)).run())
     purge = asyncio.create_task(_purge_history_daily(store))
     digests = asyncio.create_task(_send_digests(store, lambda: holder.runtime.config, outbox.wake))
     state.outbox = outbox
@@ -255,6 +266,7 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
     try:
         await stop.wait()
     finally:
+        watch.cancel()
         purge.cancel()
         digests.cancel()
         await _shutdown(server, state, holder.runtime.config.server.shutdown_grace, milter)
@@ -263,6 +275,10 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
     return 0
+
+
+def _rereads(runtime: Runtime) -> tuple[Callable[[], None], ...]:
+    return runtime.services.rereads() if runtime.services is not None else ()
 
 
 async def _learn_what_is_queued(runtime: Runtime, limit: float = 30.0) -> None:
