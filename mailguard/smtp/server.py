@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Awaitable, Callable
 
-from mailguard import memory
+from mailguard import domains, memory
 from mailguard.inflight import Budget
 from mailguard.config import Config, ConfigError, HostPort, ServerSettings, parse_host_port
 from mailguard.dnsresolver import Resolver
@@ -182,6 +182,10 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
                 store: Store) -> int:
     config = load_config()
     memory.fix_mmap_threshold()
+    if not domains.is_fqdn(config.hostname):
+        log.warning("our host name %r is not a fully-qualified domain name: the greeting, the Received header "
+                    "and Authentication-Results carry it, and receivers judge it; set [server] hostname to "
+                    "this host's name in DNS (e.g. mx.example.com)", config.hostname)
     from mailguard.reports.outbox_worker import OutboxWorker
 
     # Our own mail (acknowledgements, ARF reports): [reports] relay, else the downstream.
