@@ -145,6 +145,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from mailguard.reports.never_block import NeverBlock
 
         never_block = NeverBlock.load(config.reports.never_block, config.reports.local_domains)
+        for line in (*current.lists.problem_lines(), *never_block.problem_lines()):
+            logging.getLogger("mailguard.lists").warning("%s", line)  # the service's log; no other command's
         return Runtime(config=config, pipeline=build_pipeline(config, services=current), store=store,
                        hostname=config.hostname, tls_context=tls_context,
                        trusted_networks=config.trusted_networks, resolver=current.resolver, autolearn=autolearn,

@@ -1,6 +1,6 @@
 """`mailguard config check`: would `serve` start with this config? The file itself, and what
-serve refuses to start on besides it: the local list files, the never-block list of spam
-reports, the rule files (every problem, as
+serve refuses to start on besides it: the local list files (and their lines that serve would
+skip), the never-block list of spam reports, the rule files (every problem, as
 `rules check` prints them) and the TLS certificate. Exit 0 when clean, 1 otherwise."""
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ def check(cfg: Config) -> int:
 
     problems: list[str] = []
     try:
-        LocalLists.load(cfg.lists)
+        problems += LocalLists.load(cfg.lists).problem_lines()  # a skipped line is a problem here
     except ConfigError as exc:
         problems.append(str(exc))
     if cfg.reports.enabled:
         try:
-            NeverBlock.load(cfg.reports.never_block, cfg.reports.local_domains)
+            problems += NeverBlock.load(cfg.reports.never_block, cfg.reports.local_domains).problem_lines()
         except ConfigError as exc:
             problems.append(str(exc))
     try:

@@ -94,3 +94,20 @@ def test_config_check_reports_what_serve_would_refuse_to_start_on(tmp_path):
     (tmp_path / "absent.list").write_text("192.0.2.7\n")
     res = subprocess.run([VENV_BIN / "mailguard", "config", "check", "--config", cfg], capture_output=True, text=True)
     assert res.returncode == 0 and res.stderr.strip().endswith(": ok"), res.stderr
+
+
+def test_skipped_list_lines_are_problems_to_config_check_and_no_business_of_other_commands(tmp_path):
+    listed = tmp_path / "site.list"
+    listed.write_text("192.0.2.7\n!!bogus!!\n")
+    cfg = tmp_path / "mailguard.toml"
+    cfg.write_text(f'[rules]\nsite_dir = "{tmp_path / "none"}"\n\n[[lists.file]]\nname = "site"\npath = "site.list"\n')
+    opts = ["--config", cfg, "--state-dir", tmp_path / "state"]
+    res = subprocess.run([VENV_BIN / "mailguard", "config", "check", *opts], capture_output=True, text=True)
+    assert res.returncode == 1
+    assert f"{listed}:2: list site: '!!bogus!!' skipped: not an IP address" in res.stderr
+    assert "1 problem found" in res.stderr
+    (tmp_path / "m.eml").write_bytes(b"From: a@sender.example\r\nSubject: x\r\n\r\nhello\r\n")
+    res = subprocess.run([VENV_BIN / "mailguard", "scan", "--offline", *opts, tmp_path / "m.eml"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0 and "Action: " in res.stdout
+    assert "skipped:" not in res.stderr and "list site" not in res.stderr, res.stderr
