@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     csub = p.add_subparsers(dest="ccommand", metavar="ACTION", required=True)
     c = csub.add_parser("check", help="load and validate the config; exit 0 when clean")
     _common(c)
+    c.add_argument("--effective", action="store_true",
+                   help="also print the effective config (the defaults merged with the file) as TOML on stdout")
 
     from mailguard.commands import symbols_cmd
 
@@ -170,7 +172,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     from mailguard.commands import config_cmd
 
-    return config_cmd.check(load_config(args))
+    return config_cmd.check(load_config(args), effective=args.effective)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

@@ -390,19 +390,20 @@ def load(path: str | os.PathLike[str] | None) -> Config:
     return from_text(text, where=str(p), base_dir=p.resolve().parent)
 
 
+def as_toml_data(cfg: Config) -> dict[str, dict[str, Any]]:
+    """Every section of `cfg` as TOML holds it (tables, lists; an unset `X | None` key left out):
+    what `config check --effective` writes, and what loads back into the same settings."""
+    return {name: _as_toml(dataclasses.asdict(getattr(cfg, name))) for name in SECTIONS}
+
+
 def defaults_as_dict() -> dict[str, dict[str, Any]]:
     """Every section with its default values, as TOML would hold them (for the example test)."""
-    cfg = Config()
-    out: dict[str, dict[str, Any]] = {}
-    for name in SECTIONS:
-        out[name] = _as_toml(dataclasses.asdict(getattr(cfg, name)))
-    return out
+    return as_toml_data(Config())
 
 
 def _as_toml(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _as_toml(v) for k, v in value.items()}
+        return {k: _as_toml(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
         return [_as_toml(v) for v in value]
     return value
-
