@@ -115,6 +115,7 @@ class StoreSettings:
     state_dir: str = "/var/lib/mailguard"
     url: str = ""  # the backend (mailguard/store/backends.py); empty: SQLite in state_dir
     history_days: int = 180  # Decree 91 Art. 10: headers kept at least 180 days
+    quarantine_days: int = 30  # a quarantined message not released or deleted by then is dropped
 
 
 @dataclass(frozen=True)
@@ -301,7 +302,8 @@ def _validate(cfg: Config, fail: Fail) -> None:
         ("server", "max_line_length"), ("server", "command_timeout"), ("server", "data_timeout"),
         ("server", "scan_timeout"), ("relay", "connect_timeout"), ("relay", "command_timeout"),
         ("server", "max_connections_per_ip"), ("server", "max_connections_per_net"),
-        ("server", "junk_command_limit"), ("server", "max_bytes_in_flight"), ("store", "history_days"), ("dns", "timeout"),
+        ("server", "junk_command_limit"), ("server", "max_bytes_in_flight"), ("store", "history_days"), ("store", "quarantine_days"),
+        ("dns", "timeout"),
         ("dns", "max_in_flight"),
     ):
         if getattr(getattr(cfg, section), key) <= 0:

@@ -363,13 +363,15 @@ async def _send_digests(store: Store, current_config: Callable[[], Config], wake
 async def _purge_history_daily(store: Store) -> None:
     """Hourly: history days older than history_days, ledger slots that count no more, reports
     older than history_days, counted reports older than sources.COUNT_KEEP_SECONDS and expired
-    block entries, sent and failed outbox items older than history_days. Each purge on its own:
+    block entries, sent and failed outbox items older than history_days, quarantined messages
+    older than quarantine_days. Each purge on its own:
     one failing leaves the others to run."""
     purges = (("history", "purge_history", "history purge dropped %d rows"),
               ("advertising ledger", "purge_ledger", "advertising ledger purge dropped %d slots"),
               ("reports", "purge_reports", "reports purge dropped %d reports"),
               ("repeat sources", "purge_sources", "repeat sources purge dropped %d counted reports and entries"),
-              ("outbox", "purge_outbox", "outbox purge dropped %d sent or failed items"))
+              ("outbox", "purge_outbox", "outbox purge dropped %d sent or failed items"),
+              ("quarantine", "purge_quarantine", "quarantine purge dropped %d entries older than quarantine_days"))
     while True:
         for what, method, done in purges:
             try:

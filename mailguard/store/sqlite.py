@@ -67,12 +67,14 @@ def _is_busy(exc: BaseException) -> bool:
 
 
 class SqliteStore:
-    def __init__(self, path: Path, history_days: int = 180) -> None:
+    def __init__(self, path: Path, history_days: int = 180, quarantine_days: int = 30) -> None:
         """`path` is the database file; its folder is created when missing."""
-        if history_days < 1:
-            raise ValueError(f"history_days must be at least 1, not {history_days}")
+        if history_days < 1 or quarantine_days < 1:
+            raise ValueError(f"history_days and quarantine_days must be at least 1, not {history_days}, "
+                             f"{quarantine_days}")
         self.path = Path(path)
         self.history_days = history_days
+        self.quarantine_days = quarantine_days
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
@@ -255,6 +257,14 @@ class SqliteStore:
             async with self._transaction(write=True) as db:
                 cursor = await db.execute("DELETE FROM quarantine WHERE queue_id = ?", (queue_id,))
                 return cursor.rowcount > 0
+
+    async def purge_quarantine(self, now: float | None = None) -> int:
+        """Drop the entries quarantined before now - quarantine_days; the number dropped."""
+        cutoff = (_time.time() if now is None else now) - self.quarantine_days * _DAY
+        with self._failing("purging the quarantine"):
+            async with self._transaction(write=True) as db:
+                cursor = await db.execute("DELETE FROM quarantine WHERE time < ?", (cutoff,))
+                return cursor.rowcount
 
     # --- history ------------------------------------------------------------------------------
 
