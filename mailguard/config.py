@@ -119,6 +119,13 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
+class QuarantineSettings:
+    digest: bool = False  # once a day, each recipient gets the list of what was held for them
+    digest_from: str = ""  # its From, where users ask for a release; empty: postmaster@<hostname>
+    digest_domains: tuple[str, ...] = ()  # recipient domains that get one (with subdomains); empty: all
+
+
+@dataclass(frozen=True)
 class ActionSettings:
     add_header: float = 5.0
     rewrite_subject: float = 8.0
@@ -169,6 +176,7 @@ class Config:
     server: ServerSettings = field(default_factory=ServerSettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
     actions: ActionSettings = field(default_factory=ActionSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
@@ -209,6 +217,11 @@ class Config:
         write). RFC 5321 §4.5.3.2.6 has the client wait 10 minutes for our answer to its dot;
         the scan comes first, so by default: 600 s less [server] scan_timeout less a 30 s margin."""
         return self.relay.data_timeout or max(600.0 - self.server.scan_timeout - 30.0, 60.0)
+
+    @property
+    def digest_sender(self) -> str:
+        """The From of quarantine digests: [quarantine] digest_from, else postmaster@<hostname>."""
+        return self.quarantine.digest_from or f"postmaster@{self.hostname}"
 
     @property
     def state_dir(self) -> Path:
@@ -350,6 +363,13 @@ def _validate(cfg: Config, fail: Fail) -> None:
         parse_url(cfg.store.url, cfg.state_dir)
     except ValueError as exc:
         fail("store", "url", str(exc))
+    from mailguard.reports.spec import valid_address
+
+    if cfg.quarantine.digest_from and not valid_address(cfg.quarantine.digest_from):
+        fail("quarantine", "digest_from", f"{cfg.quarantine.digest_from!r} is not an address")
+    for name in cfg.quarantine.digest_domains:
+        if "." not in domains.normalize(name):
+            fail("quarantine", "digest_domains", f"{name!r} is not a domain name")
     if cfg.server.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         fail("server", "log_level", "one of debug, info, warning, error")
 

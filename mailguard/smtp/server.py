@@ -348,15 +348,28 @@ class _Reloads:
 
 
 async def _send_digests(store: Store, current_config: Callable[[], Config], wake: Callable[[], None]) -> None:
-    """Hourly: queue the daily ARF digest when one is due (reports/digest.py)."""
+    """Hourly: queue the daily ARF digest when one is due (reports/digest.py), and the day's
+    quarantine digests once the day is over (quarantine/digest.py; a pass that failed is tried
+    again at the next hour, and one that succeeded is not run again for that day)."""
+    from mailguard.quarantine import digest as held
     from mailguard.reports.digest import send_digest
 
+    held_done: float | None = None  # the day whose quarantine digests are all queued
     while True:
         try:
             if await send_digest(store, current_config()):
                 wake()
         except Exception:
             log.exception("the ARF digest could not be queued")
+        now = time.time()
+        day = held.day_to_send(now)
+        if day != held_done and current_config().quarantine.digest:
+            try:
+                if await held.send_digests(store, current_config(), day, now):
+                    wake()
+                held_done = day
+            except Exception:
+                log.exception("the quarantine digests could not be queued")
         await asyncio.sleep(3600)
 
 

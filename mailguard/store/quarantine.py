@@ -19,8 +19,9 @@ class QuarantinePort(Protocol):
         that case (a retry may then duplicate, never lose).
         """
 
-    async def quarantine_list(self, limit: int = 100) -> list[MessageRecord]:
-        """Newest first."""
+    async def quarantine_list(self, limit: int = 100, since: float | None = None,
+                              until: float | None = None) -> list[MessageRecord]:
+        """Newest first; with `since` / `until`, those quarantined at since <= time < until."""
 
     async def quarantine_get(self, queue_id: str) -> QuarantineEntry | None: ...
 

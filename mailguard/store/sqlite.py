@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import sqlite3
 import time as _time
@@ -226,15 +227,17 @@ class SqliteStore:
                 await self._insert_new(db, "quarantine", f"{_SELECT_COLUMNS}, raw, added_headers", "queue_id", row,
                                        f"a quarantine entry {queue_id!r}", queue_id)
 
-    async def quarantine_list(self, limit: int = 100) -> list[MessageRecord]:
-        """Newest first."""
+    async def quarantine_list(self, limit: int = 100, since: float | None = None,
+                              until: float | None = None) -> list[MessageRecord]:
+        """Newest first; with `since` / `until`, those quarantined at since <= time < until."""
         if limit <= 0:  # SQLite reads a negative LIMIT as "no limit"
             return []
         with self._failing("listing the quarantine"):
             async with self._transaction(write=False) as db:
                 rows = await db.execute_fetchall(
-                    f"SELECT {_SELECT_COLUMNS} FROM quarantine ORDER BY time DESC, rowid DESC LIMIT ?",
-                    (limit,),
+                    f"SELECT {_SELECT_COLUMNS} FROM quarantine WHERE time >= ? AND time < ? "
+                    "ORDER BY time DESC, rowid DESC LIMIT ?",
+                    (-math.inf if since is None else since, math.inf if until is None else until, limit),
                 )
         return [self._record(row) for row in rows]
 
