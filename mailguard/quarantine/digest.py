@@ -34,7 +34,7 @@ log = logging.getLogger("mailguard.quarantine")
 
 DAY = 86400.0
 PURPOSE = "quarantine-digest"
-MAX_ENTRIES = 20_000  # entries of one day read for the digests; beyond, the newest are left out
+MAX_ENTRIES = 5000  # entries of one day read for the digests (bounded memory and CPU on the loop)
 MAX_LISTED = 100  # messages listed in one recipient's digest; beyond, "and N more"
 _LINK = re.compile(r"(?i)\b(h)(tt)(ps?)(:)//|\b(www)\.")
 
@@ -55,6 +55,9 @@ async def send_digests(store, config: Config, day: float, now: float) -> int:
     if not settings.digest:
         return 0
     held = await store.quarantine_list(limit=MAX_ENTRIES, since=day, until=day + DAY)
+    if len(held) == MAX_ENTRIES:
+        log.warning("quarantine digests of %s: only the last %d messages held that day are listed", _date(day),
+                    MAX_ENTRIES)
     by_recipient: dict[str, list[MessageRecord]] = defaultdict(list)
     for record in reversed(held):  # oldest first
         for rcpt in dict.fromkeys(r.lower() for r in record.rcpts):
