@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     csub = p.add_subparsers(dest="ccommand", metavar="ACTION", required=True)
     c = csub.add_parser("check", help="load and validate the config; exit 0 when clean")
     _common(c)
+    c.add_argument("--effective", action="store_true",
+                   help="also print the effective config (the defaults merged with the file) as TOML on stdout")
 
     from mailguard.commands import symbols_cmd
 
@@ -146,10 +148,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from mailguard.reports.never_block import NeverBlock
 
         never_block = NeverBlock.load(config.reports.never_block, config.reports.local_domains)
+        for line in (*current.lists.problem_lines(), *never_block.problem_lines()):
+            logging.getLogger("mailguard.lists").warning("%s", line)  # the service's log; no other command's
         return Runtime(config=config, pipeline=build_pipeline(config, services=current), store=store,
                        hostname=config.hostname, tls_context=tls_context,
                        trusted_networks=config.trusted_networks, resolver=current.resolver, autolearn=autolearn,
-                       learner=learner, never_block=never_block)  # serve adds the outbox's wake-up
+                       learner=learner, never_block=never_block,
+                       services=current)  # serve adds the outbox's wake-up
 
     async def run() -> int:
         try:
@@ -168,7 +173,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     from mailguard.commands import config_cmd
 
-    return config_cmd.check(load_config(args))
+    return config_cmd.check(load_config(args), effective=args.effective)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

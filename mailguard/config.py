@@ -115,6 +115,14 @@ class StoreSettings:
     state_dir: str = "/var/lib/mailguard"
     url: str = ""  # the backend (mailguard/store/backends.py); empty: SQLite in state_dir
     history_days: int = 180  # Decree 91 Art. 10: headers kept at least 180 days
+    quarantine_days: int = 30  # a quarantined message not released or deleted by then is dropped
+
+
+@dataclass(frozen=True)
+class QuarantineSettings:
+    digest: bool = False  # once a day, each recipient gets the list of what was held for them
+    digest_from: str = ""  # its From, where users ask for a release; empty: postmaster@<hostname>
+    digest_domains: tuple[str, ...] = ()  # recipient domains that get one (with subdomains); empty: all
 
 
 @dataclass(frozen=True)
@@ -168,6 +176,7 @@ class Config:
     server: ServerSettings = field(default_factory=ServerSettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
     actions: ActionSettings = field(default_factory=ActionSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
@@ -208,6 +217,11 @@ class Config:
         write). RFC 5321 §4.5.3.2.6 has the client wait 10 minutes for our answer to its dot;
         the scan comes first, so by default: 600 s less [server] scan_timeout less a 30 s margin."""
         return self.relay.data_timeout or max(600.0 - self.server.scan_timeout - 30.0, 60.0)
+
+    @property
+    def digest_sender(self) -> str:
+        """The From of quarantine digests: [quarantine] digest_from, else postmaster@<hostname>."""
+        return self.quarantine.digest_from or f"postmaster@{self.hostname}"
 
     @property
     def state_dir(self) -> Path:
@@ -301,7 +315,8 @@ def _validate(cfg: Config, fail: Fail) -> None:
         ("server", "max_line_length"), ("server", "command_timeout"), ("server", "data_timeout"),
         ("server", "scan_timeout"), ("relay", "connect_timeout"), ("relay", "command_timeout"),
         ("server", "max_connections_per_ip"), ("server", "max_connections_per_net"),
-        ("server", "junk_command_limit"), ("server", "max_bytes_in_flight"), ("store", "history_days"), ("dns", "timeout"),
+        ("server", "junk_command_limit"), ("server", "max_bytes_in_flight"), ("store", "history_days"), ("store", "quarantine_days"),
+        ("dns", "timeout"),
         ("dns", "max_in_flight"),
     ):
         if getattr(getattr(cfg, section), key) <= 0:
@@ -348,6 +363,13 @@ def _validate(cfg: Config, fail: Fail) -> None:
         parse_url(cfg.store.url, cfg.state_dir)
     except ValueError as exc:
         fail("store", "url", str(exc))
+    from mailguard.reports.spec import valid_address
+
+    if cfg.quarantine.digest_from and not valid_address(cfg.quarantine.digest_from):
+        fail("quarantine", "digest_from", f"{cfg.quarantine.digest_from!r} is not an address")
+    for name in cfg.quarantine.digest_domains:
+        if "." not in domains.normalize(name):
+            fail("quarantine", "digest_domains", f"{name!r} is not a domain name")
     if cfg.server.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         fail("server", "log_level", "one of debug, info, warning, error")
 
@@ -390,19 +412,20 @@ def load(path: str | os.PathLike[str] | None) -> Config:
     return from_text(text, where=str(p), base_dir=p.resolve().parent)
 
 
+def as_toml_data(cfg: Config) -> dict[str, dict[str, Any]]:
+    """Every section of `cfg` as TOML holds it (tables, lists; an unset `X | None` key left out):
+    what `config check --effective` writes, and what loads back into the same settings."""
+    return {name: _as_toml(dataclasses.asdict(getattr(cfg, name))) for name in SECTIONS}
+
+
 def defaults_as_dict() -> dict[str, dict[str, Any]]:
     """Every section with its default values, as TOML would hold them (for the example test)."""
-    cfg = Config()
-    out: dict[str, dict[str, Any]] = {}
-    for name in SECTIONS:
-        out[name] = _as_toml(dataclasses.asdict(getattr(cfg, name)))
-    return out
+    return as_toml_data(Config())
 
 
 def _as_toml(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _as_toml(v) for k, v in value.items()}
+        return {k: _as_toml(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
         return [_as_toml(v) for v in value]
     return value
-

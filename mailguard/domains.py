@@ -31,6 +31,14 @@ def normalize(text: str) -> str:
     return name
 
 
+def is_fqdn(name: str) -> bool:
+    """A fully-qualified host name as mail wants it in greetings and trace headers: a domain
+    name of two labels or more, not localhost (nor *.localdomain), no all-digit last label."""
+    name = normalize(name)
+    return ("." in name and name != "localhost" and not name.endswith((".localhost", ".localdomain"))
+            and not name.rpartition(".")[2].isdigit())
+
+
 @functools.lru_cache(maxsize=4096)
 def registered(host: str) -> str | None:
     """The registered domain of an ASCII host (`www.bbc.co.uk` -> `bbc.co.uk`); None for a

@@ -472,11 +472,15 @@ class MessageFlow:
     async def _quarantine(self, ctx: ScanContext, verdict: Verdict) -> None:
         """Durable on return. Waited for as long as the client waits for our answer (the relay's
         data wait): past that the client hears 4xx, so an entry written later is deleted again
-        (its retry must not leave two copies)."""
+        (its retry must not leave two copies). The entry keeps the fields a delivered copy would
+        get before our X-Spam ones (our Received in front mode, Authentication-Results): a
+        released copy carries them too."""
         store = self.services.store
+        front = self.services.config.relay.mode == "front"
         for _ in range(QUARANTINE_ID_TRIES):
             record = message_record(ctx, verdict, outcome="quarantined")
-            write = asyncio.ensure_future(store.quarantine(QuarantineEntry(record, ctx.raw, verdict.headers)))
+            added = (self.received_header(ctx.facts), *verdict.headers) if front else verdict.headers
+            write = asyncio.ensure_future(store.quarantine(QuarantineEntry(record, ctx.raw, added)))
             try:
                 await asyncio.wait_for(asyncio.shield(write), self.services.config.relay_data_timeout)
                 return

@@ -1,12 +1,13 @@
 """Re-reading files the admin edits (local lists, rule files, the Bayes model): when they
-changed, and how often and where to look."""
+changed, and how often and where to look. `serve` looks on a timer (FileWatch), whether mail
+arrives or not: the first message after `mailguard train` is scored with the new model."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 log = logging.getLogger("mailguard.watch")
@@ -49,6 +50,27 @@ class ReloadPacer:
         if self.due():
             self.running = asyncio.get_running_loop().run_in_executor(None, reread)
             self.running.add_done_callback(_log_failure)
+
+
+@dataclass
+class FileWatch:
+    """The timer of `serve`: every `every` seconds (`tick`), each re-read of the current runtime
+    is asked; its own pacer says whether it is due and runs it in a worker thread."""
+
+    rereads: Callable[[], Iterable[Callable[[], None]]]  # those of the runtime in force now
+    every: float = 1.0
+
+    def tick(self) -> None:
+        for reread in self.rereads():
+            try:
+                reread()
+            except Exception:  # one failing must not stop the others, nor the timer
+                log.exception("re-reading files failed")
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            self.tick()
 
 
 def _log_failure(future: asyncio.Future) -> None:

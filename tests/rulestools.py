@@ -66,9 +66,6 @@ def scan(rules: RuleSet, raw: bytes, *checks: Check, facts: MessageFacts = FACTS
         scores = rules.scores
         finish = rules.finish
 
-        def refresh_in_background(self):
-            pass
-
     rules_check = Check("RULES", RulesCheck(Book(), lists or LocalLists(ListsSettings())), budget=5.0)
     pipeline = Pipeline((rules_check, *checks), Config().actions, deadline=10.0, rules=rules)
     return scan_verdict(pipeline, facts, raw)

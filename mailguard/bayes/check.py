@@ -44,7 +44,6 @@ class BayesCheck:
         return self.settings.budget_ms / 1000
 
     async def __call__(self, ctx: ScanContext) -> list[Symbol]:
-        self.holder.poll()
         model, hasher = self.holder.model, self.holder.hasher
         if model is None or hasher is None:
             return []

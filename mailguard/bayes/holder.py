@@ -3,8 +3,9 @@
 A missing file means no model (no Bayes symbols, not an error). A file that fails to load is
 logged as an error naming it, and the last good model (if any) stays in use. The file is read at
 start and on every reload of the config (SIGHUP), at once like the config itself; between
-those, the scan path has it checked at most every 5 s, in a worker thread that re-reads a
-changed file off the event loop (watch.ReloadPacer, as for local lists and rule files).
+those, `serve`'s file watch has it checked at most every 5 s, whether mail arrives or not, in
+a worker thread that re-reads a changed file off the event loop (watch.ReloadPacer, as for local
+lists and rule files).
 """
 from __future__ import annotations
 
@@ -86,5 +87,6 @@ class ModelHolder:
         self._signature = file_stamp(self.path)
 
     def poll(self) -> None:
-        """From the scan path: at most every 5 s, a changed file is re-read in a worker thread."""
+        """From the event loop (serve's file watch): at most every 5 s, a changed file is re-read
+        in a worker thread."""
         self.pacer.in_background(self.refresh)

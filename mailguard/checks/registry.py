@@ -2,6 +2,7 @@
 the services they share."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -53,6 +54,14 @@ class CheckServices:
                    health or ZoneHealth.for_settings(config.dnsbl), rules,
                    _bayes_holder(config, previous.bayes if previous else None),
                    previous.sources if previous else None)  # the store outlives a reload
+
+    def rereads(self) -> tuple[Callable[[], None], ...]:
+        """The re-reads of the files the admin edits (list files, rule files, the Bayes model),
+        each paced by its own ReloadPacer; `serve`'s file watch (watch.FileWatch) asks them on a
+        timer, so a change is picked up whether mail arrives or not."""
+        return (self.lists.refresh_in_background,
+                *((self.rules.refresh_in_background,) if self.rules is not None else ()),
+                *((self.bayes.poll,) if self.bayes is not None else ()))
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -24,7 +24,6 @@ def check(args: argparse.Namespace, cfg: Config) -> int:
     if problems or rules is None:
         print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", file=sys.stderr)
         return 1
-    overrides = len(rules.scores) - len(rules.rules)
-    print(f"ok: {len(rules.rules)} rules ({len(rules.metas)} meta) and {overrides} score overrides "
+    print(f"ok: {len(rules.rules)} rules ({len(rules.metas)} meta) and {len(rules.overridden)} score overrides "
           f"from {len(rules.files)} files", file=sys.stderr)
     return 0

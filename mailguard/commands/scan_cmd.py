@@ -19,10 +19,10 @@ def verdict_json(label: str, verdict: Verdict) -> str:
     return json.dumps({
         "path": label,
         "action": verdict.action.value,
-        "score": verdict.score,
-        "required": verdict.required,
+        "score": float(verdict.score),
+        "required": float(verdict.required),
         "forced": verdict.forced.value if verdict.forced else None,
-        "symbols": {s.name: {"score": s.score, "detail": s.detail,
+        "symbols": {s.name: {"score": float(s.score), "detail": s.detail,
                              **({"description": s.description} if s.description else {})}
                     for s in verdict.symbols},
     }, ensure_ascii=False)

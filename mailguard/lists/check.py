@@ -30,7 +30,6 @@ class ListsCheck:
     per_group: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     async def __call__(self, ctx: ScanContext) -> list[Symbol]:
-        self.lists.refresh_in_background()
         active = [lst for lst in self.lists.lists.values() if lst.spec.use != "rules"]
         group: list[LocalList] = []  # this message's policy group's lists, checked whole at DATA
         if self.phase == "data":

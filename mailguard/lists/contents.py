@@ -5,7 +5,8 @@ Format: one entry per line; '#' starts a comment (whole line or after the entry)
 are ignored. `192.0.2.7`, `198.51.100.0/24`, `2001:db8::/32` are networks; `example.com` (or
 `.example.com`, `*.example.com`, `@example.com`) is that domain and every subdomain;
 `user@example.com` is one address (compared without case). A line that is none of these is
-reported with its line number and skipped: one typo must not drop a list of 10,000 entries.
+reported with its line number and skipped: one typo must not drop a list of 10,000 entries. A
+mistyped address (`192.0.2.300`) is such a line, not a domain.
 """
 from __future__ import annotations
 
@@ -79,6 +80,12 @@ class ListContents:
         return self.match_domain(domain)
 
 
+def _meant_as_ip(entry: str) -> bool:
+    """An entry that ipaddress refused but that no domain looks like: a '/' or ':' in it, or an
+    all-digit last label (`192.0.2.300`, `10.1.2`; no top-level domain is all digits)."""
+    return "/" in entry or ":" in entry or entry.rstrip(".").rpartition(".")[2].isdigit()
+
+
 def parse(text: str) -> ListContents:
     networks: dict[tuple[int, int], set[IPNetwork]] = {}
     domains: set[str] = set()
@@ -104,6 +111,9 @@ def parse(text: str) -> ListContents:
                 addresses.add(f"{local.lower()}@{name}")
                 continue
             problems.append(LineProblem(number, raw_line.strip(), "not a valid address"))
+            continue
+        if _meant_as_ip(entry):
+            problems.append(LineProblem(number, raw_line.strip(), "not a valid IP address or CIDR range"))
             continue
         name = normalize_domain(entry.lstrip("@").removeprefix("*.").lstrip("."))
         if name and "." in name:

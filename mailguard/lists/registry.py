@@ -1,7 +1,8 @@
 """The named local lists of the config, re-read when their files change.
 
 A file that cannot be read keeps the list's last good contents (the service runs on and the
-log says why); at start there is no last good state, so `load` raises ListError instead.
+log says why); at start there is no last good state, so `load` raises ListError instead. Lines
+that are no entry are skipped; `serve` logs them, `config check` reports them as problems.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from mailguard.lists.spec import ListFile, ListsSettings
 from mailguard.watch import FileStamp, ReloadPacer, file_stamp
 
 log = logging.getLogger("mailguard.lists")
+
+MAX_REPORTED = 20  # skipped lines named one by one, per list file
 
 
 class ListError(ConfigError):
@@ -31,6 +34,16 @@ class LocalList:
     def name(self) -> str:
         return self.spec.name
 
+    def problem_lines(self) -> list[str]:
+        """The lines of the file that were skipped, as `FILE:LINE: list NAME: 'TEXT' skipped: why`
+        (the first MAX_REPORTED, then how many more)."""
+        problems = self.contents.problems
+        out = [f"{self.spec.path}:{p.line}: list {self.name}: {p.text!r} skipped: {p.message}"
+               for p in problems[:MAX_REPORTED]]
+        if len(problems) > MAX_REPORTED:
+            out.append(f"{self.spec.path}: list {self.name}: {len(problems) - MAX_REPORTED} more lines skipped")
+        return out
+
 
 def read_list(spec: ListFile) -> LocalList:
     """The list as its file says now; ListError when the file cannot be read."""
@@ -40,13 +53,7 @@ def read_list(spec: ListFile) -> LocalList:
             text = f.read().decode("utf-8", "replace")
     except OSError as exc:
         raise ListError(f"{spec.path}: list {spec.name!r}: cannot read: {exc.strerror or exc}") from None
-    contents = parse(text)
-    for problem in contents.problems[:20]:
-        log.warning("%s:%d: list %s: %r skipped: %s", spec.path, problem.line, spec.name, problem.text,
-                    problem.message)
-    if len(contents.problems) > 20:
-        log.warning("%s: list %s: %d more lines skipped", spec.path, spec.name, len(contents.problems) - 20)
-    return LocalList(spec, contents, stamp)
+    return LocalList(spec, parse(text), stamp)
 
 
 @dataclass
@@ -80,6 +87,11 @@ class LocalLists:
     def names(self) -> tuple[str, ...]:
         return tuple(self.lists)
 
+    def problem_lines(self) -> list[str]:
+        """The skipped lines of every list (LocalList.problem_lines): `config check` reports them,
+        `serve` logs them; other commands keep quiet about them."""
+        return [line for lst in self.lists.values() for line in lst.problem_lines()]
+
     def refresh(self, force: bool = False) -> None:
         """Re-read the files changed since they were read, at most every check_seconds."""
         if force or self.pacer.due():
@@ -97,6 +109,8 @@ class LocalLists:
                 self.lists[name] = read_list(current.spec)
                 log.info("list %s reloaded from %s: %d entries", name, current.spec.path,
                          self.lists[name].contents.size)
+                for line in self.lists[name].problem_lines():
+                    log.warning("%s", line)
             except (OSError, ListError) as exc:
                 log.error("list %s: %s; keeping the %d entries read before", name, exc, current.contents.size)
                 current.stamp = (0, 0, 0)  # try again at the next check

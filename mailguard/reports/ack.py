@@ -32,7 +32,7 @@ MAX_QUOTED = 200  # characters of the original's Subject quoted back
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def _clean(text: str, limit: int = MAX_QUOTED) -> str:
+def plain_line(text: str, limit: int = MAX_QUOTED) -> str:
     """One line of plain text: control and direction-changing characters out, spaces folded."""
     text = " ".join(_CONTROL.sub(" ", text or "").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -49,9 +49,9 @@ def acknowledgement(reporter: str, *, from_: str, kind: str, subject_of_original
     if lang not in ("vi", "en"):
         raise ValueError(f"lang {lang!r} is not vi or en")
     vi_subject, en_subject = SUBJECTS[kind]
-    quoted = _clean(subject_of_original) or "(không có tiêu đề / no subject)"
-    outcome = _clean(outcome, 300)
-    report_id = _clean(report_id, 100)
+    quoted = plain_line(subject_of_original) or "(không có tiêu đề / no subject)"
+    outcome = plain_line(outcome, 300)
+    report_id = plain_line(report_id, 100)
     what_vi = "thư rác" if kind == "spam" else "thư không phải thư rác"
     what_en = "spam" if kind == "spam" else "not spam"
     vi = (f"Chúng tôi đã nhận báo cáo của bạn: thư “{quoted}” là {what_vi}.\n"

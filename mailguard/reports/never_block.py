@@ -33,7 +33,8 @@ class NeverBlock:
     def load(cls, path: str | None, local_domains: Iterable[str] = ()) -> NeverBlock:
         """The list of the file at `path` ("" or None: the shipped one). A file that cannot be
         read raises ListError (a ConfigError naming the file); lines that are no entry are
-        skipped and logged (`problems` keeps them), as for every local list."""
+        skipped (`problem_lines`: serve logs them, config check reports them), as for every
+        local list."""
         from mailguard.lists.registry import read_list  # imports mailguard.config: not at load
         from mailguard.lists.spec import ListFile
         from mailguard.paths import shipped_never_block
@@ -49,6 +50,13 @@ class NeverBlock:
     @property
     def problems(self) -> tuple[LineProblem, ...]:
         return self.contents.problems
+
+    def problem_lines(self) -> list[str]:
+        """The skipped lines, worded as those of every local list (LocalList.problem_lines)."""
+        from mailguard.lists.registry import LocalList
+        from mailguard.lists.spec import ListFile
+
+        return LocalList(ListFile(name="never_block", path=self.path, use="rules"), self.contents).problem_lines()
 
     def covers(self, kind: str, value: str) -> bool:
         """True when the source (kind, value) must never be counted or listed."""

@@ -124,4 +124,4 @@ def _log_refused(exc: RulesError) -> None:
 
 def _log_loaded(rules: RuleSet) -> None:
     log.info("rules loaded: %d rules from %d files, %d score overrides", len(rules.rules), len(rules.files),
-             len(rules.scores) - len(rules.rules))
+             len(rules.overridden))

@@ -20,11 +20,9 @@ class RulesCheck:
     envelope_only: bool = False  # the RCPT-time check: ctx.raw is still empty
 
     async def __call__(self, ctx: ScanContext) -> list[Symbol]:
-        self.book.refresh_in_background()
         rules = self.book.current
         if rules.matcher.empty or (self.envelope_only and not rules.matcher.has_envelope):
             return []
-        self.lists.refresh_in_background()
 
         def contents(name: str):
             found = self.lists.get(name)

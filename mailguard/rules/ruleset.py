@@ -21,6 +21,7 @@ class RuleSet:
     metas: tuple[Loaded, ...]  # in an order where a meta comes after the metas it refers to
     matcher: Matcher
     files: tuple[str, ...] = ()
+    overridden: frozenset[str] = frozenset()  # the symbols a [scores] table re-scores, rules' own too
 
     @classmethod
     def empty(cls) -> RuleSet:
@@ -57,6 +58,7 @@ class RuleSet:
             return name in known or name.startswith(OPEN_FAMILIES)
 
         scores: dict[str, float] = {}
+        overridden: set[str] = set()
         for layer in layers:
             for f in layer:
                 for loaded in f.rules:
@@ -69,6 +71,7 @@ class RuleSet:
                                                   "emits it and no rule defines it"))
                         continue
                     scores[name] = score
+                    overridden.add(name)
         metas = [r for r in rules.values() if r.expression is not None]
         for meta in metas:
             unknown = sorted(n for n in expression.names(meta.expression) if not is_known(n))
@@ -82,7 +85,7 @@ class RuleSet:
             raise RulesError(problems)
         matcher = Matcher.build([r for r in rules.values() if r.expression is None])
         paths = tuple(f.path for layer in layers for f in layer)
-        return cls(rules, scores, tuple(ordered), matcher, paths)
+        return cls(rules, scores, tuple(ordered), matcher, paths, frozenset(overridden))
 
     # -- what the pipeline asks --------------------------------------------------------------
     def finish(self, symbols: Iterable[Symbol]) -> list[Symbol]:

@@ -94,7 +94,7 @@ def decide(symbols: list[Symbol], thresholds: ActionSettings, queue_id: str = ""
     score reached does not lower it.
     """
     merged = merge_symbols(symbols)
-    score = round(sum(s.score for s in merged), 2)
+    score = round(sum((s.score for s in merged), 0.0), 2)  # 0.0, not 0, with no symbols
     if score >= thresholds.reject:
         by_score = Action.REJECT
     elif score >= thresholds.quarantine:

@@ -17,15 +17,19 @@ import ssl
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
-from mailguard import memory
+from mailguard import domains, memory
 from mailguard.inflight import Budget
 from mailguard.config import Config, ConfigError, HostPort, ServerSettings, parse_host_port
 from mailguard.dnsresolver import Resolver
 from mailguard.ipaddrs import in_networks
 from mailguard.scan.pipeline import Pipeline
 from mailguard.store.base import Store
+from mailguard.watch import FileWatch
+
+if TYPE_CHECKING:
+    from mailguard.checks.registry import CheckServices
 
 log = logging.getLogger("mailguard.server")
 
@@ -46,6 +50,7 @@ class Runtime:
     learner: object | None = None  # mailguard.bayes.autolearn.ServiceLearner: reports learn through it
     never_block: object | None = None  # mailguard.reports.never_block.NeverBlock
     wake_outbox: Callable[[], None] | None = None  # the outbox worker's wake-up (serve sets it)
+    services: CheckServices | None = None  # the checks' lists, rules and model: their files are watched
 
 
 def tls_context_for(config: Config) -> ssl.SSLContext | None:
@@ -177,6 +182,10 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
                 store: Store) -> int:
     config = load_config()
     memory.fix_mmap_threshold()
+    if not domains.is_fqdn(config.hostname):
+        log.warning("our host name %r is not a fully-qualified domain name: the greeting, the Received header "
+                    "and Authentication-Results carry it, and receivers judge it; set [server] hostname to "
+                    "this host's name in DNS (e.g. mx.example.com)", config.hostname)
     from mailguard.reports.outbox_worker import OutboxWorker
 
     # Our own mail (acknowledgements, ARF reports): [reports] relay, else the downstream.
@@ -237,7 +246,12 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
                 log.warning("reload: [%s] listen changed; it takes effect at the next restart", section)
         holder.runtime = new_runtime
         state.configure(new_config.server, new_config.client_limit_exceptions)
-        log.info("configuration reloaded from %s", new_config.source)
+        rules = new_runtime.services.rules if new_runtime.services is not None else None
+        if rules is not None and rules.refused:
+            log.warning("configuration of %s in force, but not its rule files: they were refused (the "
+                        "problems are above) and the last good rules keep running", new_config.source)
+        else:
+            log.info("configuration reloaded from %s", new_config.source)
 
     reloads = _Reloads(reload)
     loop.add_signal_handler(signal.SIGHUP, reloads.request)
@@ -248,6 +262,7 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
         log.info("mailguard relaying to %s in %s mode", config.downstream, config.relay.mode)
     if milter is not None:
         print(f"milter listening on {milter.bound}", file=sys.stderr, flush=True)
+    watch = asyncio.create_task(FileWatch(lambda: _rereads(holder.runtime)).run())
     purge = asyncio.create_task(_purge_history_daily(store))
     digests = asyncio.create_task(_send_digests(store, lambda: holder.runtime.config, outbox.wake))
     state.outbox = outbox
@@ -255,6 +270,7 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
     try:
         await stop.wait()
     finally:
+        watch.cancel()
         purge.cancel()
         digests.cancel()
         await _shutdown(server, state, holder.runtime.config.server.shutdown_grace, milter)
@@ -263,6 +279,10 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
     return 0
+
+
+def _rereads(runtime: Runtime) -> tuple[Callable[[], None], ...]:
+    return runtime.services.rereads() if runtime.services is not None else ()
 
 
 async def _learn_what_is_queued(runtime: Runtime, limit: float = 30.0) -> None:
@@ -328,28 +348,43 @@ class _Reloads:
 
 
 async def _send_digests(store: Store, current_config: Callable[[], Config], wake: Callable[[], None]) -> None:
-    """Hourly: queue the daily ARF digest when one is due (reports/digest.py)."""
+    """Hourly: queue the daily ARF digest when one is due (reports/digest.py), and the day's
+    quarantine digests once the day is over (quarantine/digest.py; a pass that failed is tried
+    again at the next hour, and one that succeeded is not run again for that day)."""
+    from mailguard.quarantine import digest as held
     from mailguard.reports.digest import send_digest
 
+    held_done: float | None = None  # the day whose quarantine digests are all queued
     while True:
         try:
             if await send_digest(store, current_config()):
                 wake()
         except Exception:
             log.exception("the ARF digest could not be queued")
+        now = time.time()
+        day = held.day_to_send(now)
+        if day != held_done and current_config().quarantine.digest:
+            try:
+                if await held.send_digests(store, current_config(), day, now):
+                    wake()
+                held_done = day
+            except Exception:
+                log.exception("the quarantine digests could not be queued")
         await asyncio.sleep(3600)
 
 
 async def _purge_history_daily(store: Store) -> None:
     """Hourly: history days older than history_days, ledger slots that count no more, reports
     older than history_days, counted reports older than sources.COUNT_KEEP_SECONDS and expired
-    block entries, sent and failed outbox items older than history_days. Each purge on its own:
+    block entries, sent and failed outbox items older than history_days, quarantined messages
+    older than quarantine_days. Each purge on its own:
     one failing leaves the others to run."""
     purges = (("history", "purge_history", "history purge dropped %d rows"),
               ("advertising ledger", "purge_ledger", "advertising ledger purge dropped %d slots"),
               ("reports", "purge_reports", "reports purge dropped %d reports"),
               ("repeat sources", "purge_sources", "repeat sources purge dropped %d counted reports and entries"),
-              ("outbox", "purge_outbox", "outbox purge dropped %d sent or failed items"))
+              ("outbox", "purge_outbox", "outbox purge dropped %d sent or failed items"),
+              ("quarantine", "purge_quarantine", "quarantine purge dropped %d entries older than quarantine_days"))
     while True:
         for what, method, done in purges:
             try:

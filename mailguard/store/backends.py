@@ -49,6 +49,6 @@ async def open(config: Config) -> Store:
         raise ConfigError(f"{config.source}: [store] url: {exc}") from None
     from mailguard.store.sqlite import SqliteStore  # the one backend; aiosqlite only when a store is used
 
-    store = SqliteStore(where.path, config.store.history_days)
+    store = SqliteStore(where.path, config.store.history_days, config.store.quarantine_days)
     await store.open()
     return store

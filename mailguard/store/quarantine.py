@@ -1,4 +1,5 @@
-"""The quarantine port: messages stopped by their verdict, kept whole until released or deleted."""
+"""The quarantine port: messages stopped by their verdict, kept whole until released or deleted,
+or until they are `[store] quarantine_days` old (`purge_quarantine`, run daily by `serve`)."""
 from __future__ import annotations
 
 from typing import Protocol
@@ -18,10 +19,15 @@ class QuarantinePort(Protocol):
         that case (a retry may then duplicate, never lose).
         """
 
-    async def quarantine_list(self, limit: int = 100) -> list[MessageRecord]:
-        """Newest first."""
+    async def quarantine_list(self, limit: int = 100, since: float | None = None,
+                              until: float | None = None) -> list[MessageRecord]:
+        """Newest first; with `since` / `until`, those quarantined at since <= time < until."""
 
     async def quarantine_get(self, queue_id: str) -> QuarantineEntry | None: ...
 
     async def quarantine_delete(self, queue_id: str) -> bool:
         """True if there was such an entry."""
+
+    async def purge_quarantine(self, now: float | None = None) -> int:
+        """Drop the entries quarantined more than quarantine_days before `now` (default: the
+        current time); the number dropped."""

@@ -42,4 +42,4 @@ class MessageRecord:
 class QuarantineEntry:
     record: MessageRecord
     raw: bytes = field(repr=False)  # as received
-    added_headers: tuple[str, ...] = ()  # fields the scan wrote (Authentication-Results), for release
+    added_headers: tuple[str, ...] = ()  # for release: our Received (front mode) and the scan's Authentication-Results

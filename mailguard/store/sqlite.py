@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import sqlite3
 import time as _time
@@ -67,12 +68,14 @@ def _is_busy(exc: BaseException) -> bool:
 
 
 class SqliteStore:
-    def __init__(self, path: Path, history_days: int = 180) -> None:
+    def __init__(self, path: Path, history_days: int = 180, quarantine_days: int = 30) -> None:
         """`path` is the database file; its folder is created when missing."""
-        if history_days < 1:
-            raise ValueError(f"history_days must be at least 1, not {history_days}")
+        if history_days < 1 or quarantine_days < 1:
+            raise ValueError(f"history_days and quarantine_days must be at least 1, not {history_days}, "
+                             f"{quarantine_days}")
         self.path = Path(path)
         self.history_days = history_days
+        self.quarantine_days = quarantine_days
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
@@ -224,15 +227,17 @@ class SqliteStore:
                 await self._insert_new(db, "quarantine", f"{_SELECT_COLUMNS}, raw, added_headers", "queue_id", row,
                                        f"a quarantine entry {queue_id!r}", queue_id)
 
-    async def quarantine_list(self, limit: int = 100) -> list[MessageRecord]:
-        """Newest first."""
+    async def quarantine_list(self, limit: int = 100, since: float | None = None,
+                              until: float | None = None) -> list[MessageRecord]:
+        """Newest first; with `since` / `until`, those quarantined at since <= time < until."""
         if limit <= 0:  # SQLite reads a negative LIMIT as "no limit"
             return []
         with self._failing("listing the quarantine"):
             async with self._transaction(write=False) as db:
                 rows = await db.execute_fetchall(
-                    f"SELECT {_SELECT_COLUMNS} FROM quarantine ORDER BY time DESC, rowid DESC LIMIT ?",
-                    (limit,),
+                    f"SELECT {_SELECT_COLUMNS} FROM quarantine WHERE time >= ? AND time < ? "
+                    "ORDER BY time DESC, rowid DESC LIMIT ?",
+                    (-math.inf if since is None else since, math.inf if until is None else until, limit),
                 )
         return [self._record(row) for row in rows]
 
@@ -255,6 +260,14 @@ class SqliteStore:
             async with self._transaction(write=True) as db:
                 cursor = await db.execute("DELETE FROM quarantine WHERE queue_id = ?", (queue_id,))
                 return cursor.rowcount > 0
+
+    async def purge_quarantine(self, now: float | None = None) -> int:
+        """Drop the entries quarantined before now - quarantine_days; the number dropped."""
+        cutoff = (_time.time() if now is None else now) - self.quarantine_days * _DAY
+        with self._failing("purging the quarantine"):
+            async with self._transaction(write=True) as db:
+                cursor = await db.execute("DELETE FROM quarantine WHERE time < ?", (cutoff,))
+                return cursor.rowcount
 
     # --- history ------------------------------------------------------------------------------
 
@@ -791,7 +804,7 @@ def _row_record(row: Sequence[Any]) -> MessageRecord:
         queue_id=queue_id, time=t, client_ip=client_ip, client_name=client_name, helo=helo,
         mail_from=mail_from, rcpts=tuple(json.loads(rcpts)), message_id=message_id, subject=subject,
         from_header=from_header, action=action, score=score, required=required,
-        symbols=tuple(SymbolRecord(name=s["name"], score=s["score"], detail=s["detail"])
+        symbols=tuple(SymbolRecord(name=s["name"], score=float(s["score"]), detail=s["detail"])
                       for s in json.loads(symbols)),
         headers=headers, size=size, outcome=outcome,
     )

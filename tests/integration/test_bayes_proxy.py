@@ -69,3 +69,21 @@ def test_autolearn_through_the_proxy_learns_clear_verdicts_by_shutdown(postfix, 
     model = persist.load(tmp_path / "mailguard0" / "state" / "bayes.model")
     assert (model.nspam, model.nham) == (0, 3)
     assert "autolearn: 3 of 3 messages learnt" in mg.log()
+
+
+def test_a_model_trained_while_serving_is_loaded_before_the_next_message_arrives(postfix, start_mailguard, tmp_path):
+    mg = start_mailguard(postfix.port, bayes={"min_spam": 3, "min_ham": 3})
+    model = mg.base / "state" / "bayes.model"
+    assert "BAYES_" not in mg.log() and not model.exists()
+    for label, spam in (("spam", True), ("ham", False)):
+        (tmp_path / label).mkdir()
+        for i in range(3):
+            (tmp_path / label / f"{i}.eml").write_bytes(msg(710 + i, spam))
+    res = mg.cli("train", "--spam", str(tmp_path / "spam"), "--ham", str(tmp_path / "ham"))
+    assert res.returncode == 0, res.stderr
+    # No mail in between: the service's file watch loads the model on its own.
+    wait_for(lambda: f"Bayes model {model} loaded: 3 spam, 3 ham learnt" in mg.log(), 30,
+             what="the new model loaded without mail arriving")
+    tag = uuid.uuid4().hex
+    send(mg, tag, msg(720, True))
+    assert "BAYES_SPAM" in delivered_headers(postfix, tag)

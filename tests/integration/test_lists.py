@@ -118,6 +118,13 @@ def test_a_listed_sender_is_refused_at_rcpt(postfix, start_mailguard, tmp_path):
     assert rcpt_answer(mg.port, "friend@outside.example")[0] == 250
 
 
+def test_serve_logs_the_lines_of_a_list_it_skips(start_sink, start_mailguard, tmp_path):
+    path = tmp_path / "national.list"
+    path.write_text("spam-domain.test\n192.0.2.300\n")
+    mg = start_mailguard(start_sink().port, lists=block_list(path))
+    assert f"{path}:2: list national: '192.0.2.300' skipped: not a valid IP address or CIDR range" in mg.log()
+
+
 def test_a_listed_client_address_is_refused_at_rcpt(postfix, start_mailguard, tmp_path):
     path = tmp_path / "national.list"
     path.write_text("203.0.113.0/24\n")

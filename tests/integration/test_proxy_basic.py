@@ -57,3 +57,12 @@ def test_no_open_relay_and_postfix_sees_real_client(postfix, mailguard):
     log = postfix.log()
     assert f"helo=<client-{tag}.outside.example>" in log  # the reject line names the client's HELO
     assert "client=unknown[127.0.0.2]" in log  # XCLIENT: Postfix saw the real client address
+
+
+def test_serve_warns_when_its_host_name_is_not_a_fully_qualified_domain_name(start_sink, start_mailguard):
+    sink = start_sink()
+    short = start_mailguard(sink.port, server={"hostname": "localhost"})
+    assert "our host name 'localhost' is not a fully-qualified domain name" in short.log()
+    assert "set [server] hostname" in short.log()
+    named = start_mailguard(sink.port)  # mailguard.test.example
+    assert "fully-qualified" not in named.log()

@@ -130,6 +130,8 @@ def test_quarantine_then_release_through_postfix(postfix, start_mailguard):
     assert f"no boundary here {tag}".encode() in data
     # The authentication verdicts of its arrival travel with it (not the "none" of an unchecked one)
     assert b"spf=none smtp.mailfrom=a@outside.example" in data and b"dmarc=permerror" in data
+    # So does the trace of its arrival (front mode): our Received, with the id it was held under.
+    assert f"by mailguard.test.example (mailguard) with ESMTP id {queue_id}".encode() in data
     res = subprocess.run([*cli, "list", "--json", *opts], capture_output=True, text=True, timeout=60)
     assert res.stdout.strip() == ""
     res = subprocess.run([VENV_BIN / "mailguard", "history", "--json", *opts], capture_output=True, text=True, timeout=60)

@@ -108,3 +108,20 @@ def test_envelope_rule_forcing_reject_refuses_that_recipient_at_rcpt(tmp_path, s
             assert s.data(b"Subject: x\r\n\r\nhello\r\n")[0] == 250
     finally:
         mg.stop()
+
+
+def test_a_reload_whose_rules_are_refused_does_not_say_the_configuration_was_reloaded(tmp_path, start_sink,
+                                                                                      start_mailguard):
+    site = tmp_path / "rules.d"
+    site.mkdir()
+    (site / "test.toml").write_text(RULES)
+    mg = start_mailguard(start_sink().port, rules={"site_dir": str(site)})
+    (site / "test.toml").write_text(RULES.replace("\\b{w}policy", "(?=x)policy"))
+    mg.signal(signal.SIGHUP)
+    wait_for(lambda: "but not its rule files" in mg.log(), 20, what="the reload's outcome in the log")
+    assert "rules reload refused, keeping the last good rules" in mg.log()
+    assert "test.toml:4: POLICY_MARK: lookahead (?=...) is not supported" in mg.log()
+    assert "configuration reloaded" not in mg.log()
+    (site / "test.toml").write_text(RULES)  # mended: the next reload is a reload
+    mg.signal(signal.SIGHUP)
+    wait_for(lambda: "configuration reloaded from" in mg.log(), 20, what="the reload in the log")

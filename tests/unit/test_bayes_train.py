@@ -193,6 +193,30 @@ def test_a_model_file_changed_while_serving_is_picked_up_without_a_reload(tmp_pa
     assert second is not first and (second.nspam, second.nham) == (4, 3)
 
 
+def test_a_model_trained_while_serving_scores_the_next_message_without_waiting_for_mail(tmp_path):
+    from mailguard.checks.registry import CheckServices, build_pipeline
+    from mailguard.watch import FileWatch
+    from scantools import scan_async
+
+    cfg = Config().replace("store", state_dir=str(tmp_path)).replace("bayes", min_spam=3, min_ham=3)
+    services = CheckServices.for_config(cfg)  # no model yet: serving without Bayes
+    try:
+        pipeline = build_pipeline(cfg, offline=True, services=services)
+        services.bayes.pacer.every = 0.0  # due at once (serve's is 5 s)
+
+        async def go():
+            saved_model(tmp_path / "bayes.model", 3, 3)  # as `mailguard train` writes it
+            FileWatch(services.rereads).tick()  # serve's timer: no mail has arrived since
+            async with asyncio.timeout(30):
+                await services.bayes.pacer.running
+            return await scan_async(pipeline, FACTS, msg(900, True))
+
+        verdict = run(go())
+    finally:
+        services.close()
+    assert verdict.symbol("BAYES_SPAM") is not None
+
+
 def test_bayes_settings_are_validated_with_the_line_named():
     from mailguard.config import ConfigError, from_text
 

@@ -72,3 +72,21 @@ def test_sighup_reload_keeps_last_good_rules(tmp_path, caplog):
         assert unchanged.rules.current is again.rules.current
     finally:
         services.close()
+
+
+def test_score_overrides_of_rule_symbols_are_counted_with_those_of_built_in_ones(tmp_path, caplog):
+    import subprocess
+
+    from realservers import VENV_BIN
+
+    # MISSING_DATE is a shipped rule, MIME_BAD_BASE64 a built-in symbol, B_ONE the site's own rule.
+    site = write_rules(tmp_path / "site", {"r.toml": GOOD + "\n[scores]\nMISSING_DATE = 0.5\nMIME_BAD_BASE64 = 2.0\n"
+                                                              "B_ONE = 3.0\n"})
+    with caplog.at_level(logging.INFO, logger="mailguard.rules"):
+        RuleBook.load(site_config(site))
+    assert ", 3 score overrides" in caplog.text
+    cfg = tmp_path / "mailguard.toml"
+    cfg.write_text(f'[rules]\nsite_dir = "{site}"\n')
+    res = subprocess.run([VENV_BIN / "mailguard", "rules", "check", "--config", cfg], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0 and " and 3 score overrides from " in res.stderr, res.stderr

@@ -405,3 +405,22 @@ def test_four_stores_opening_one_new_file_at_once_all_open(tmp_path):
 
     for n in range(15):
         run(go(tmp_path / f"{n}" / DB_NAME))
+
+
+def test_quarantined_messages_expire_after_quarantine_days(tmp_path):
+    now = utc(2026, 12, 1, 12)
+    day = 86400.0
+
+    async def go():
+        async with SqliteStore(tmp_path / DB_NAME, quarantine_days=30) as store:
+            for queue_id, age in (("OLD", 30 * day + 60), ("EDGE", 30 * day - 60), ("NEW", day)):
+                await store.quarantine(QuarantineEntry(record(queue_id, t=now - age), b"x"))
+            await store.record_history(record("OLD", t=now - 30 * day - 60))
+            assert await store.purge_quarantine(now=now - 2 * day) == 0  # none 30 days old yet
+            assert await store.purge_quarantine(now=now) == 1
+            assert [r.queue_id for r in await store.quarantine_list()] == ["NEW", "EDGE"]
+            assert await store.quarantine_get("OLD") is None
+            assert [r.queue_id for r in await store.history()] == ["OLD"]  # its history row stays
+            assert await store.purge_quarantine(now=now) == 0
+
+    run(go())

@@ -247,7 +247,7 @@ def test_the_server_purge_loop_runs_every_purge_even_when_one_fails():
                 self.called.append(name)
                 if name == "purge_reports":
                     raise OSError("disk trouble")
-                if name == "purge_outbox":
+                if name == "purge_quarantine":
                     self.done.set()
                 return 1
             return purge
@@ -257,6 +257,7 @@ def test_the_server_purge_loop_runs_every_purge_even_when_one_fails():
         task = asyncio.create_task(server._purge_history_daily(store))
         await asyncio.wait_for(store.done.wait(), 5)
         task.cancel()
-        assert store.called == ["purge_history", "purge_ledger", "purge_reports", "purge_sources", "purge_outbox"]
+        assert store.called == ["purge_history", "purge_ledger", "purge_reports", "purge_sources", "purge_outbox",
+                                "purge_quarantine"]
 
     run(go())
