@@ -39,11 +39,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from mailguard import reasons, trail
 from mailguard.advertising import delivery as ad_delivery
 from mailguard.advertising import outbound, unsubscribe
 from mailguard.advertising.check import in_scope
 from mailguard.advertising.identity import advertiser_key, recipient_key
-from mailguard import reasons, trail
 from mailguard.config import Config
 from mailguard.reports import desk
 from mailguard.scan import headers
@@ -260,8 +260,11 @@ class MessageFlow:
         txn = self.txn
         if stage == "rcpt":
             self._pending_rcpt = None
-        rcpts = (rcpt,) if rcpt else tuple(txn.rcpts) if txn is not None and stage == "data" else ()
-        self._refusal(stage, txn.sender if txn is not None else sender, rcpts, reply, reason)
+        if txn is None:
+            self._refusal(stage, sender, (), reply, reason)
+        else:
+            self._refusal(stage, txn.sender, (rcpt,) if rcpt else tuple(txn.rcpts) if stage == "data" else (),
+                          reply, reason)
 
     def _refusal(self, stage: str, sender: str, rcpts: tuple[str, ...], reply: Reply, reason: str,
                  verdict: Verdict | None = None) -> None:

@@ -139,8 +139,13 @@ def test_gtube_is_refused_by_postfix_with_our_reply(setup):
     before = len(setup.postfix.delivered("other"))
     replies = send(setup.postfix.port, [f"other@{TEST_DOMAIN}"], gtube)
     code, text = replies["data"]  # the proxy's text, through SMFIR_REPLYCODE
-    assert code == 550 and re.fullmatch(rb"5\.7\.1 Message rejected as spam \(id [0-9A-F]{12}\)", text), text
+    m = re.fullmatch(rb"5\.7\.1 Message rejected as spam \(id ([0-9A-F]{12})\)", text)
+    assert code == 550 and m, text
     assert len(setup.postfix.delivered("other")) == before
+    # One log line, with the id of the reply and Postfix's own queue id beside it.
+    queue_id = m.group(1).decode()
+    (line,) = wait_for(lambda: [l for l in setup.mailguard.stderr_lines if queue_id in l], 10, what="the log line")
+    assert f"{queue_id} refused at data:" in line and "reason=spam" in line and re.search(r" postfix=[0-9A-Za-z]+ ", line)
 
 
 def test_rewrite_subject_tags_the_subject(setup):
