@@ -67,9 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         _common(q)
         q.add_argument("id", metavar="ID")
 
-    p = sub.add_parser("history", help="messages seen, newest first")
+    p = sub.add_parser("history", help="messages seen and refusals, newest first")
     _common(p)
     p.add_argument("--since", metavar="WHEN", help="ISO date/time (UTC) or a duration like 2h, 3d")
+    p.add_argument("--sender", metavar="ADDR", help="only this envelope sender (without case; '<>' for bounces)")
+    p.add_argument("--id", metavar="ID", dest="queue_id", help="only this id (the one in our replies and the log)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=1000)
 
@@ -115,9 +117,12 @@ def load_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def setup_logging(level: str, log_format: str = "text") -> None:
+    from mailguard import trail
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(trail.formatter(log_format))
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
 
 
@@ -128,7 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from mailguard.store import backends
     from mailguard.store.base import StoreError
 
-    setup_logging(cfg.server.log_level)
+    setup_logging(cfg.server.log_level, cfg.server.log_format)
     tls_context_for(cfg)  # refuse to start on an unloadable certificate
 
     services: list[CheckServices] = []  # the current one; a reload reuses it when DNS settings stay

@@ -94,6 +94,8 @@ class ServerSettings:
     tls_cert: str = ""
     tls_key: str = ""
     log_level: str = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line (README, "The log trail")
+    reply_symbols: bool = False  # our refusals name the symbols behind them, not only the reason class
 
 
 @dataclass(frozen=True)

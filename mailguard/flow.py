@@ -14,9 +14,14 @@ What a front end does with the answers:
   them → relay or tell Postfix; QUARANTINE (already durable) / TAKEN (a report, stored) /
   REJECT / TEMPFAIL → answer `outcome.reply`, relay nothing.
 - `finished(outcome, reply)` once the client has its answer (the downstream's for DELIVER):
-  history, autolearn, the ad ledger's slots confirmed (2xx) or released (anything else). Never
-  before the answer, never changing it. A transaction that ends without `finished` (RSET, a
-  lost connection) releases its slots in `reset()`/`close()`.
+  the log line, history, autolearn, the ad ledger's slots confirmed (2xx) or released (anything
+  else). Never before the answer, never changing it. A transaction that ends without `finished`
+  (RSET, a lost connection) releases its slots in `reset()`/`close()`.
+- `refused(stage, reply, reason, ...)` for a refusal the flow did not decide itself (the
+  downstream's answer to MAIL or RCPT, a limit of the front end): its log line and history row.
+
+One id per transaction (`Transaction.queue_id`): in our replies, the log trail, the history rows
+and the quarantine entry alike (README, "The log trail").
 
 Advertising (Decree 91/2020, mailguard/advertising/): a recipient who refused the envelope
 sender's domain is refused at RCPT; after DATA an ad goes to the recipients within their 24-hour
@@ -34,6 +39,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from mailguard import reasons, trail
 from mailguard.advertising import delivery as ad_delivery
 from mailguard.advertising import outbound, unsubscribe
 from mailguard.advertising.check import in_scope
@@ -110,6 +116,9 @@ class Outcome:
     rcpts: tuple[str, ...] | None = None  # DELIVER: only these recipients (None: all of them)
     ad: ad_delivery.AdDelivery | None = field(default=None, repr=False, compare=False)
     report: desk.Taken | None = field(default=None, repr=False, compare=False)  # TAKEN: the stored report
+    reason: str = ""  # REJECT / TEMPFAIL: the reason class (mailguard/reasons.py)
+    started: float = 0.0  # time.perf_counter() when the data was in, for the log line
+    scan_seconds: float | None = None
 
 
 @dataclass
@@ -122,6 +131,7 @@ class Transaction:
     decree: bool | None = None  # recipients subject to Decree 91 ([advertising] domains), likewise
     report: str | None = None  # "spam" / "ham": a transaction to the abuse addresses ([reports])
     refused: Verdict | None = None  # the last early refusal (what `scan` shows when all were refused)
+    queue_id: str = field(default_factory=new_queue_id)  # the transaction's one id
 
 
 class MessageFlow:
@@ -218,17 +228,17 @@ class MessageFlow:
         refused_ad = await self._refused_sender(address)
         if refused_ad is not None:
             reply, advertiser = refused_ad
-            self._record_refusal(address, [Symbol(ad_delivery.AFTER_REFUSAL, 0.0, f"refused {advertiser}")],
-                                 Action.REJECT, reply)
+            why = Verdict((Symbol(ad_delivery.AFTER_REFUSAL, 0.0, f"refused {advertiser}"),), 0.0,
+                          config.actions.add_header, Action.REJECT)
+            self._refusal("rcpt", self.txn.sender, (address,), reply, reasons.ADVERTISING, why)
             return reply
         facts = replace(self.facts((address,)), policy=group)
         symbols = await pipeline.run_phase("rcpt", facts) if pipeline.has_phase("rcpt") else []
         refused = pipeline.early_reject([*self.txn.early, *symbols]) if self.txn.early or symbols else None
         if refused is not None:  # decided before the message: SMTP can answer this recipient alone
             self.txn.refused = refused
-            log.info("%s RCPT <%s> refused early: %s", self.client.ip, address, ", ".join(refused.reasons()))
-            reply = Reply(550, f"5.7.1 Recipient refused by policy ({', '.join(refused.reasons())})")
-            self._record_refusal(address, list(refused.symbols), refused.action, reply, refused)
+            reply, reason = reasons.refusal(refused, config, self.txn.queue_id, at_rcpt=True)
+            self._refusal("rcpt", self.txn.sender, (address,), reply, reason, refused)
             return reply
         self._pending_rcpt = (address, group, decree, symbols, None)
         return None
@@ -243,21 +253,39 @@ class MessageFlow:
         self.txn.rcpts.append(address)
         return Reply(250, "2.1.5 Ok (report address)")
 
-    def _record_refusal(self, address: str, symbols: list[Symbol], action: Action, reply: Reply,
-                        verdict: Verdict | None = None) -> None:
-        """The history row of a recipient we refused at RCPT (CONTRACTS.md: one row per message
-        and per refusal, with the reply given): the envelope and why, no message."""
-        if not (self._record and self._spawn is not None and self.services.store is not None):
+    def refused(self, stage: str, reply: Reply, reason: str, sender: str = "", rcpt: str = "") -> None:
+        """A refusal the front end gave (the downstream's answer to MAIL or RCPT, one of its
+        limits): logged and recorded as ours are. `stage` "mail" (with `sender`: no transaction
+        began), "rcpt" (with `rcpt`, which rcpt() had let go on) or "data" (every recipient)."""
+        txn = self.txn
+        if stage == "rcpt":
+            self._pending_rcpt = None
+        if txn is None:
+            self._refusal(stage, sender, (), reply, reason)
+        else:
+            self._refusal(stage, txn.sender, (rcpt,) if rcpt else tuple(txn.rcpts) if stage == "data" else (),
+                          reply, reason)
+
+    def _refusal(self, stage: str, sender: str, rcpts: tuple[str, ...], reply: Reply, reason: str,
+                 verdict: Verdict | None = None) -> None:
+        """The log line and the history row of a refusal before the message's verdict (CONTRACTS.md:
+        one row per message and per refusal, with the reply given): the envelope and why."""
+        if not self._record:
             return
-        assert self.txn is not None
         c = self.client
+        queue_id = self.txn.queue_id if self.txn is not None else new_queue_id()
+        trail.write(trail.Entry(queue_id, trail.result_of(reply), stage, c.ip, c.name, sender, rcpts, reply,
+                                reason, verdict))
+        if self._spawn is None or self.services.store is None:
+            return
+        action = verdict.action.value if verdict else (Action.REJECT if reply.code >= 500 else Action.TEMPFAIL).value
         record = MessageRecord(
-            queue_id=new_queue_id(), time=time.time(), client_ip=c.ip, client_name=c.name, helo=c.helo,
-            mail_from=self.txn.sender, rcpts=(address,), message_id="", subject="", from_header="",
-            action=action.value, score=verdict.score if verdict else 0.0,
+            queue_id=queue_id, time=time.time(), client_ip=c.ip, client_name=c.name, helo=c.helo,
+            mail_from=sender, rcpts=rcpts, message_id="", subject="", from_header="",
+            action=action, score=verdict.score if verdict else 0.0,
             required=verdict.required if verdict else self.services.config.actions.add_header,
-            symbols=tuple(SymbolRecord(s.name, s.score, s.detail) for s in symbols), headers="", size=0,
-            outcome=str(reply).replace("\r\n", " "))
+            symbols=tuple(SymbolRecord(s.name, s.score, s.detail) for s in verdict.symbols) if verdict else (),
+            headers="", size=0, outcome=str(reply).replace("\r\n", " "))
         self._spawn(self._write_history(record))
 
     async def _write_history(self, record: MessageRecord) -> None:
@@ -285,7 +313,6 @@ class MessageFlow:
             return None  # the data phase asks again and holds the ad if it must
         if not refused:
             return None
-        log.info("%s RCPT <%s> refused: refused advertising from %s", self.client.ip, address, advertiser)
         return Reply(550, f"5.7.1 <{address}> has refused advertising from {advertiser} (Decree 91/2020 Art. 20)"), advertiser
 
     def accepted(self, address: str) -> None:
@@ -327,53 +354,55 @@ class MessageFlow:
     async def data(self, raw: bytes, queue_id: str | None = None) -> Outcome:
         """Scan and decide. A QUARANTINE outcome is durable when this returns (recording flows)."""
         assert self.txn is not None
+        started = time.perf_counter()
         services = self.services
-        facts = self.facts(tuple(self.txn.rcpts), queue_id or new_queue_id(), received_at=time.time())
+        facts = self.facts(tuple(self.txn.rcpts), queue_id or self.txn.queue_id, received_at=time.time())
         ctx = ScanContext(facts, raw)
         if self.txn.report is not None:
-            return await self._take_report(ctx, self.txn.report)
+            return replace(await self._take_report(ctx, self.txn.report), started=started)
         try:
             verdict = await asyncio.wait_for(services.pipeline.evaluate(ctx, self.txn.early),
                                              timeout=services.config.server.scan_timeout + 1.0)
         except Exception:
             log.exception("%s scan failed", facts.queue_id)
-            return Outcome(Kind.TEMPFAIL, None,
-                           Reply(451, "4.3.0 Temporary failure while scanning the message, try again later"), ctx=ctx)
-        return await self._outcome(verdict, ctx)
+            return Outcome(Kind.TEMPFAIL, None, reasons.tempfail(
+                "4.3.0 Temporary failure while scanning the message, try again later", facts.queue_id),
+                reason=reasons.ERROR, ctx=ctx, started=started)
+        scanned = time.perf_counter() - started
+        return replace(await self._outcome(verdict, ctx), started=started, scan_seconds=scanned)
 
     async def _outcome(self, verdict: Verdict, ctx: ScanContext) -> Outcome:
         config = self.services.config
+        queue_id = ctx.facts.queue_id
         if verdict.action is Action.REJECT:
-            reasons = ", ".join(verdict.reasons()) or "policy"
-            return Outcome(Kind.REJECT, verdict, Reply(550, f"5.7.1 Message rejected as spam ({reasons})"), ctx=ctx)
+            reply, reason = reasons.refusal(verdict, config, queue_id)
+            return Outcome(Kind.REJECT, verdict, reply, reason=reason, ctx=ctx)
         if verdict.action is Action.TEMPFAIL:
-            return Outcome(Kind.TEMPFAIL, verdict, Reply(451, "4.7.1 Message cannot be checked now, try again later"),
-                           ctx=ctx)
+            return Outcome(Kind.TEMPFAIL, verdict, reasons.tempfail(
+                "4.7.1 Message cannot be checked now, try again later", queue_id), reason=reasons.UNCHECKED, ctx=ctx)
         if verdict.action is Action.QUARANTINE:
             if self._record:
                 try:
                     await self._quarantine(ctx, verdict)
                 except Exception:
                     log.exception("%s quarantine write failed", ctx.facts.queue_id)
-                    return Outcome(Kind.TEMPFAIL, verdict,
-                                   Reply(451, "4.3.0 Temporary storage failure, try again later"), ctx=ctx)
+                    return _storage_failure(verdict, ctx)
             return Outcome(Kind.QUARANTINE, verdict, Reply(250, f"2.0.0 Ok: queued as {ctx.facts.queue_id}"), ctx=ctx)
         findings = await self._ad_findings(ctx)
         if findings is not None and config.advertising.outbound:
             refusal = outbound.refusal(findings)
             if refusal is not None:
-                return Outcome(Kind.REJECT, verdict, refusal, ctx=ctx)
+                return Outcome(Kind.REJECT, verdict, refusal, reason=reasons.ADVERTISING, ctx=ctx)
         ad = None
         if findings is not None and self._record:
             try:
                 ad = await self._ledger(findings, ctx)
             except Exception:
                 log.exception("%s the advertising ledger failed", ctx.facts.queue_id)
-                return Outcome(Kind.TEMPFAIL, verdict,
-                               Reply(451, "4.3.0 Temporary storage failure, try again later"), ctx=ctx)
+                return _storage_failure(verdict, ctx)
         if ad is not None and ad.held and config.advertising.outbound:
             self._settle(False)  # a submission over the limit or after a refusal is refused whole
-            return Outcome(Kind.REJECT, verdict, outbound.held_refusal(ad), ctx=ctx)
+            return Outcome(Kind.REJECT, verdict, outbound.held_refusal(ad), reason=reasons.ADVERTISING, ctx=ctx)
         extra = [self.received_header(ctx.facts)] if config.relay.mode == "front" else []
         tag = config.actions_for(ctx.facts.policy).subject_tag if verdict.action is Action.REWRITE_SUBJECT else ""
         if findings is not None and findings.label == "missing" and config.advertising.label_subject:
@@ -414,8 +443,7 @@ class MessageFlow:
             except Exception:
                 log.exception("%s quarantine write for <%s> failed", ctx.facts.queue_id, rcpt)
                 self._settle(False)  # the copies held so far go, the slots come back
-                return Outcome(Kind.TEMPFAIL, verdict, Reply(451, "4.3.0 Temporary storage failure, try again later"),
-                               ctx=ctx)
+                return _storage_failure(verdict, ctx)
             self._held.append(held_ctx.facts.queue_id)
             log.info("%s held for <%s> as %s: %s", ctx.facts.queue_id, rcpt, held_ctx.facts.queue_id, why.detail)
         if not ad.deliver:
@@ -494,9 +522,11 @@ class MessageFlow:
 
     # --- after the answer ---------------------------------------------------------------------
 
-    def finished(self, outcome: Outcome, reply: Reply) -> None:
-        """The client has its answer: record the message (in the background, bounded); what the
-        ad ledger did for it is kept or undone by that answer (`_settle`)."""
+    def finished(self, outcome: Outcome, reply: Reply, postfix_id: str = "") -> None:
+        """The client has its answer: log and record the message (the row in the background,
+        bounded); what the ad ledger did for it is kept or undone by that answer (`_settle`).
+        `postfix_id`: Postfix's queue id, when the front end knows it (the milter)."""
+        self._log_outcome(outcome, reply, postfix_id)
         self.txn = None
         self._pending_rcpt = None
         self._settle(reply.ok)
@@ -514,6 +544,21 @@ class MessageFlow:
                 self._spawn(unsubscribe.remember(self.services.store, outcome.ctx, outcome.ad))
             if self.services.config.advertising.outbound:
                 self._spawn(unsubscribe.refusals_sent(self.services.store, outcome.ctx))
+
+    def _log_outcome(self, outcome: Outcome, reply: Reply, postfix_id: str) -> None:
+        if not self._record or outcome.ctx is None:
+            return
+        facts = outcome.ctx.facts
+        if reply.ok:
+            result, reason = {Kind.QUARANTINE: "quarantined", Kind.TAKEN: "taken"}.get(outcome.kind, "accepted"), ""
+        else:  # a DELIVER not taken: the downstream's answer, or a 4xx of ours for its failure
+            result, reason = trail.result_of(reply), outcome.reason or reasons.DOWNSTREAM
+        total = time.perf_counter() - outcome.started if outcome.started else None
+        trail.write(trail.Entry(
+            facts.queue_id, result, "data", facts.client.ip, facts.client.name, facts.mail_from, tuple(facts.rcpts),
+            reply, reason, outcome.verdict, len(outcome.ctx.raw), postfix_id,
+            outcome.scan_seconds * 1000 if outcome.scan_seconds is not None else None,
+            total * 1000 if total is not None else None))
 
     async def _act_on_report(self, taken: desk.Taken) -> None:
         from mailguard.smtp.release import release
@@ -533,6 +578,11 @@ class MessageFlow:
         await self._write_history(message_record(ctx, verdict, outcome))
         if self.services.autolearn is not None:
             self.services.autolearn.consider(ctx.raw, verdict)
+
+
+def _storage_failure(verdict: Verdict, ctx: ScanContext) -> Outcome:
+    return Outcome(Kind.TEMPFAIL, verdict, reasons.tempfail("4.3.0 Temporary storage failure, try again later",
+                                                            ctx.facts.queue_id), reason=reasons.ERROR, ctx=ctx)
 
 
 async def _in_background(work: Awaitable, failed: str, done: str = "") -> None:

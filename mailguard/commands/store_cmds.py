@@ -112,9 +112,11 @@ def run_history(args: argparse.Namespace, cfg: Config) -> int:
         print(f"mailguard: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
+    sender = args.sender.strip().removeprefix("<").removesuffix(">") if args.sender is not None else None
+
     async def work(store: HistoryPort) -> int:
-        for record in await store.history(since, args.limit):
-            print(record_json(record) if args.json else record_line(record))
+        for record in await store.history(since, args.limit, sender=sender, queue_id=args.queue_id):
+            print(record_json(record) if args.json else f"{record_line(record)}  {record.outcome}")
         return EXIT_OK
 
     return with_store(cfg, work)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from mailguard import reasons
 from mailguard.flow import Kind, MessageFlow, Outcome
 from mailguard.inflight import MessageBuffer
 from mailguard.ipaddrs import plain_ip
@@ -112,7 +112,7 @@ class MilterSession:
         """The message Postfix has our answer for is recorded (after the answer, never before)."""
         if self._answered is not None and self.flow is not None:
             outcome, told = self._answered
-            self.flow.finished(outcome, told)
+            self.flow.finished(outcome, told, self.postfix_id)
         self._answered = None
 
     async def _send(self, responses: list[p.Response]) -> None:
@@ -253,24 +253,18 @@ class MilterSession:
             refusal = message.refusal or INTERNAL_ERROR
             self._end_message()
             if flow is not None:
+                if message.refusal is not None:
+                    flow.refused("data", refusal, reasons.LIMIT)
                 flow.reset()
             return [_reply(refusal)]
         raw = message.contents()
-        started = time.perf_counter()
         self.busy = True
         try:
             outcome = await self._with_progress(flow.data(raw))
         finally:
             self.busy = False
         responses, told = self._decision(outcome, message.fields)
-        txn = flow.txn
-        verdict = outcome.verdict
-        log.info("%s postfix=%s client=%s[%s] from=<%s> nrcpt=%d size=%d action=%s score=%.2f total_ms=%.1f "
-                 "reply=%s", outcome.ctx.facts.queue_id if outcome.ctx else "-", self.postfix_id or "-",
-                 flow.client.name or "unknown", flow.client.ip, txn.sender if txn else "", len(txn.rcpts) if txn else 0,
-                 len(raw), verdict.action.value if verdict else "none", verdict.score if verdict else 0.0,
-                 (time.perf_counter() - started) * 1000, str(told).replace("\r\n", " / "))
-        self._end_message()
+        self._end_message()  # logged by the flow once Postfix has the answer
         self._answered = (outcome, told)
         return responses
 

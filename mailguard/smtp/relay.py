@@ -19,7 +19,7 @@ from mailguard.scan.facts import ClientFacts
 from mailguard.smtp import helo as helo_names
 from mailguard.smtp import xtext
 from mailguard.smtp.client import ClientError, ClientTimeout, SmtpClient, UnsafeCommand
-from mailguard.smtp.replies import Reply
+from mailguard.smtp.replies import DOWNSTREAM_UNAVAILABLE, Reply
 
 log = logging.getLogger("mailguard.relay")
 
@@ -46,13 +46,16 @@ def _postfix_addr(ip: str | None) -> str:
 
 @dataclass(frozen=True)
 class DownstreamFailure(Exception):
-    """The downstream could not be used; `reply` is what the client should hear."""
+    """The downstream could not be used; `reply` is what the client should hear, `why` what
+    happened (logged, never told)."""
 
     reply: Reply
+    why: str = ""
 
 
 def _unavailable(why: str) -> DownstreamFailure:
-    return DownstreamFailure(Reply(451, f"4.4.1 Downstream server unavailable ({why}), try again later"))
+    # Logged by whoever answers with it (a reused connection found closed is tried afresh first).
+    return DownstreamFailure(DOWNSTREAM_UNAVAILABLE, why)
 
 
 class Downstream:
@@ -67,6 +70,12 @@ class Downstream:
         self.data_timeout = data_timeout
         self._smtp: SmtpClient | None = None
         self._xclient_sent: ClientFacts | None = None
+
+    def _failed_data(self, why: str) -> Reply:
+        """The downstream failed after DATA: dropped; the client hears 451 and sends again."""
+        self._drop()
+        log.warning("downstream %s: %s", self.target, why)
+        return DOWNSTREAM_UNAVAILABLE
 
     @property
     def connected(self) -> bool:
@@ -87,7 +96,7 @@ class Downstream:
             raise _unavailable(f"connection lost at {args[0].decode()}")
         if reply.code == 421:  # the downstream is closing; never pass a 421 to our client
             self._drop()
-            raise DownstreamFailure(Reply(451, f"4.3.0 Downstream server closing ({reply.text.splitlines()[0] if reply.text else ''})"))
+            raise _unavailable(f"closing at {args[0].decode()}: {reply.code} {reply.text.splitlines()[0] if reply.text else ''}")
         return reply
 
     async def _connect(self) -> None:
@@ -95,18 +104,18 @@ class Downstream:
             smtp, greeting = await SmtpClient.connect(self.target.host, self.target.port,
                                                       self.settings.connect_timeout)
         except ClientTimeout:
-            raise _unavailable(f"{self.target} did not answer within {self.settings.connect_timeout:g}s")
+            raise _unavailable(f"no greeting within {self.settings.connect_timeout:g}s")
         except ClientError as exc:
-            raise _unavailable(f"{self.target}: {exc.why}")
+            raise _unavailable(exc.why)
         if greeting.code != 220:
             smtp.close()
-            raise _unavailable(f"{self.target} greeted with {greeting.code}")
+            raise _unavailable(f"greeted with {greeting.code}")
         self._smtp = smtp
         self._xclient_sent = None
         reply = await self._ehlo(self.local_hostname)
         if not reply.ok:
             self._drop()
-            raise _unavailable(f"{self.target} refused EHLO: {reply.code}")
+            raise _unavailable(f"refused EHLO: {reply.code}")
 
     async def _ehlo(self, name: str) -> Reply:
         assert self._smtp is not None
@@ -117,7 +126,7 @@ class Downstream:
             raise _unavailable(f"EHLO: {exc.why}")
         if reply.code == 421:
             self._drop()
-            raise DownstreamFailure(Reply(451, "4.3.0 Downstream server closing"))
+            raise _unavailable("closing at EHLO")
         return reply
 
     async def _hand_over_client(self, client: ClientFacts, mode: str) -> None:
@@ -129,7 +138,7 @@ class Downstream:
                 log.error("downstream %s does not offer XCLIENT to us: refusing to relay "
                           "(set smtpd_authorized_xclient_hosts in Postfix's main.cf)", self.target)
                 self.close()
-                raise DownstreamFailure(Reply(451, "4.3.5 Relay misconfigured (downstream refuses XCLIENT), try again later"))
+                raise _unavailable("XCLIENT not offered")
             attrs = [f"ADDR={xtext.encode(_postfix_addr(client.ip))}",
                      f"NAME={xtext.encode(_client_name(client))}",
                      f"PORT={client.port if client.port is not None else UNAVAILABLE}",
@@ -139,7 +148,7 @@ class Downstream:
             if not reply.ok:  # Postfix answers 220 (a new greeting); smtp-sink 250
                 log.error("downstream %s refused XCLIENT: %s %s", self.target, reply.code, reply.text)
                 self.close()
-                raise DownstreamFailure(Reply(451, "4.3.5 Relay misconfigured (XCLIENT refused), try again later"))
+                raise _unavailable(f"XCLIENT refused: {reply.code}")
             # XCLIENT restarts the session: greet again, as the client did (Postfix takes the
             # HELO name of this EHLO, so one too long for XCLIENT still reaches it).
             reply = await self._ehlo(client.helo or self.local_hostname)
@@ -197,20 +206,15 @@ class Downstream:
             start = await self._smtp.command(b"DATA", timeout=self.data_timeout)
             if start.code != 354:
                 if start.code == 421:
-                    self._drop()
-                    return Reply(451, "4.3.0 Downstream server closing, try again later")
+                    return self._failed_data("closing at DATA")
                 return start
             reply = await self._smtp.send_message(parts, timeout=max(deadline - loop.time(), 0.001))
         except ClientTimeout:
-            self._drop()
-            return Reply(451, f"4.4.2 Downstream server did not accept the message within "
-                              f"{self.data_timeout:g}s, try again later")
-        except ClientError:
-            self._drop()
-            return Reply(451, "4.4.2 Connection to downstream server lost, try again later")
+            return self._failed_data(f"did not accept the message within {self.data_timeout:g}s")
+        except ClientError as exc:
+            return self._failed_data(f"connection lost during DATA: {exc.why}")
         if reply.code == 421:
-            self._drop()
-            return Reply(451, "4.3.0 Downstream server closing, try again later")
+            return self._failed_data("closing after the message")
         return reply
 
     async def rset(self) -> None:

@@ -54,7 +54,7 @@ async def release(entry: QuarantineEntry, config: Config) -> ReleaseResult:
         replies.append(f"DATA: {reply}")
         return ReleaseResult(reply.ok, replies)
     except DownstreamFailure as failure:
-        replies.append(str(failure.reply))
+        replies.append(f"{failure.reply} ({failure.why})" if failure.why else str(failure.reply))
         return ReleaseResult(False, replies)
     finally:
         await ds.quit()

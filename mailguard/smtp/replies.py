@@ -33,6 +33,11 @@ class Reply:
         return "\r\n".join(self.wire_lines())
 
 
+# Every failure of the downstream hop, whatever it was: the client retries; why is in our log only
+# (an errno or our internal address tells the sender nothing and an attacker something).
+DOWNSTREAM_UNAVAILABLE = Reply(451, "4.4.1 Downstream temporarily unavailable")
+
+
 def with_enhanced_code(status: str) -> str:
     """`status` (one or more wire lines) with an enhanced status code on every line lacking one."""
     lines = status.split("\r\n")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Optional
 
 from aiosmtpd.smtp import SMTP
 
+from mailguard import reasons
 from mailguard.dnsresolver.reverse import ClientName, verified_client_name
 from mailguard.flow import Kind, MessageFlow, Outcome, outgoing
 from mailguard.inflight import OVER_BUDGET, MessageBuffer
@@ -369,11 +370,14 @@ class ProxySession(SMTP):
             if not size.isdigit():
                 await self.push("501 5.5.4 Bad SIZE parameter")
                 return
+            limit = None
             if self.data_size_limit and int(size) > self.data_size_limit:
-                await self.push("552 5.3.4 Message size exceeds fixed limit")
-                return
-            if not self.state.inflight.has_room(int(size)):
-                await self.push(str(OVER_BUDGET))
+                limit = Reply(552, "5.3.4 Message size exceeds fixed limit")
+            elif not self.state.inflight.has_room(int(size)):
+                limit = OVER_BUDGET
+            if limit is not None:
+                self.flow.refused("mail", limit, reasons.LIMIT, sender=address)
+                await self.push(str(limit))
                 return
         if "RET" in named and named["RET"].upper() not in ("FULL", "HDRS"):
             await self.push("501 5.5.4 Bad RET parameter")
@@ -385,12 +389,18 @@ class ProxySession(SMTP):
         try:
             reply = await self.downstream.mail(self.client, self.runtime.config.relay.mode, address, params)
         except DownstreamFailure as failure:
-            log.warning("%s MAIL FROM:<%s>: %s", self.client.ip, address, failure.reply.text)
+            self._downstream_failed("MAIL", failure)
             reply = failure.reply
         if reply.ok:
             await self.flow.mail(address, "SMTPUTF8" in named)
             self._params = {"": params}
+        else:
+            self.flow.refused("mail", reply, reasons.DOWNSTREAM, sender=address)
         await self.push(str(reply))
+
+    def _downstream_failed(self, command: str, failure: DownstreamFailure) -> None:
+        log.warning("%s %s: downstream %s unavailable: %s", self.client.ip, command, self.downstream.target,
+                    failure.why or failure.reply.text)
 
     async def smtp_RCPT(self, arg: Optional[str]) -> None:
         if await self.check_helo_needed():
@@ -420,10 +430,13 @@ class ProxySession(SMTP):
         try:
             reply = await self.downstream.rcpt(address, params)
         except DownstreamFailure as failure:
+            self._downstream_failed("RCPT", failure)
             reply = failure.reply
         if reply.ok:
             self.flow.accepted(address)
             self._params[address] = params
+        else:
+            self.flow.refused("rcpt", reply, reasons.DOWNSTREAM, rcpt=address)
         await self.push(str(reply))
 
     async def smtp_RSET(self, arg: str) -> None:
@@ -488,14 +501,16 @@ class ProxySession(SMTP):
             await self.push("554 5.5.1 Error: no valid recipients")
             return
         if self.state.inflight.full():
+            self.flow.refused("data", OVER_BUDGET, reasons.LIMIT)
             await self.push(str(OVER_BUDGET))
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         raw, problem = await self._read_data()
-        if problem:
+        if problem is not None:
             self._give_back_data()
+            self.flow.refused("data", problem, reasons.LIMIT)
             await self._end_transaction()
-            await self.push(problem)
+            await self.push(str(problem))
             return
         log.debug("%s DATA read: %d bytes (%d in flight)", self.client.ip, len(raw), self.state.inflight.held)
         self.busy = True
@@ -519,8 +534,8 @@ class ProxySession(SMTP):
             self._data.release()
             self._data = None
 
-    async def _read_data(self) -> tuple[bytes, str]:
-        """The message (dot-unstuffed) and '' — or b'' and the error reply once the dot came.
+    async def _read_data(self) -> tuple[bytes, Reply | None]:
+        """The message (dot-unstuffed) and None — or b'' and the error reply once the dot came.
 
         Only CR LF . CR LF ends the data. A line longer than the reader's limit arrives in
         pieces; a piece that does not start a line is never taken for the end (a "." left at
@@ -557,8 +572,8 @@ class ProxySession(SMTP):
                      if line_length > max_line else None)
         self._reset_timeout()
         if data.refusal is not None:
-            return b"", str(data.refusal)
-        return data.contents(), ""
+            return b"", data.refusal
+        return data.contents(), None
 
     async def _deliver(self, raw: bytes) -> tuple[Outcome, Reply]:
         """The flow's outcome and the answer to give: only a real downstream 250 or a durable
@@ -567,7 +582,6 @@ class ProxySession(SMTP):
         assert txn is not None
         started = time.perf_counter()
         outcome = await self.flow.data(raw)
-        scanned = time.perf_counter()
         if outcome.kind is not Kind.DELIVER:
             await self.downstream.rset()
             reply = outcome.reply
@@ -582,14 +596,7 @@ class ProxySession(SMTP):
                 self.downstream.close()
                 reply = Reply(451, "4.3.0 Internal error, try again later")
             self.state.relay_latency.append(time.perf_counter() - started)
-        finished = time.perf_counter()
-        verdict = outcome.verdict
-        log.info("%s client=%s[%s] from=<%s> nrcpt=%d size=%d action=%s score=%.2f "
-                 "scan_ms=%.1f total_ms=%.1f reply=%s", outcome.ctx.facts.queue_id if outcome.ctx else "-",
-                 self.client.name or "unknown", self.client.ip, txn.sender, len(txn.rcpts), len(raw),
-                 verdict.action.value if verdict else "none", verdict.score if verdict else 0.0,
-                 (scanned - started) * 1000, (finished - started) * 1000, str(reply).replace("\r\n", " / "))
-        return outcome, reply
+        return outcome, reply  # the flow logs it once the client has the answer
 
 
     async def _narrow_to(self, sender: str, rcpts: tuple[str, ...] | None) -> Reply | None:

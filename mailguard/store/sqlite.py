@@ -283,8 +283,10 @@ class SqliteStore:
                     f'INSERT INTO "{history_table(day)}" ({_SELECT_COLUMNS}) VALUES ({_PLACEHOLDERS})', row
                 )
 
-    async def history(self, since: float | None = None, limit: int = 1000) -> list[MessageRecord]:
-        """Rows with time >= since, newest first.
+    async def history(self, since: float | None = None, limit: int = 1000, *, sender: str | None = None,
+                      queue_id: str | None = None) -> list[MessageRecord]:
+        """Rows with time >= since (and of that envelope sender / that id, both without case),
+        newest first.
 
         Day tables hold disjoint time ranges, so reading them one by one, newest day first, gives
         the same order as one UNION ALL would, stops as soon as `limit` rows are in, and has no
@@ -293,7 +295,9 @@ class SqliteStore:
         if limit <= 0:
             return []
         first_day = None if since is None else _day_of(since)
-        where = "" if since is None else "WHERE time >= ?"
+        wanted = (("time >= ?", since), ("mail_from = ? COLLATE NOCASE", sender), ("queue_id = ? COLLATE NOCASE", queue_id))
+        conditions = [(test, value) for test, value in wanted if value is not None]
+        where = ("WHERE " + " AND ".join(c for c, _ in conditions)) if conditions else ""
         found: list[MessageRecord] = []
         with self._failing("reading history"):
             async with self._transaction(write=False) as db:
@@ -301,7 +305,7 @@ class SqliteStore:
                     if first_day is not None and day < first_day:
                         break
                     left = limit - len(found)
-                    params: tuple[Any, ...] = (left,) if since is None else (since, left)
+                    params: tuple[Any, ...] = (*(v for _, v in conditions), left)
                     rows = await db.execute_fetchall(
                         f'SELECT {_SELECT_COLUMNS} FROM "{history_table(day)}" {where} '
                         f"ORDER BY time DESC, id DESC LIMIT ?",

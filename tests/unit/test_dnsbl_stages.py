@@ -95,6 +95,19 @@ async def message(flow: MessageFlow, rcpt: str = "user@test.example", raw: bytes
     return None, outcome
 
 
+def test_reply_symbols_names_the_forcing_symbol_first_then_the_highest_scores():
+    async def go():
+        flow, resolver = flow_for("[server]\nreply_symbols = true\n" + ZONES, "192.0.2.99")
+        flow.connected()
+        await flow.mail("a@outside.example", smtputf8=False)
+        reply = await flow.rcpt("user@test.example")
+        assert reply.text == ("5.7.1 Recipient refused: client address on a DNS blocklist "
+                              f"(REFUSE_SPAM, SCORE_SPAM; id {flow.txn.queue_id})")
+        flow.close()
+
+    asyncio.run(go())
+
+
 def test_the_client_is_looked_up_at_connect_before_mail():
     async def go():
         flow, resolver = flow_for(ZONES, "192.0.2.99")
@@ -114,8 +127,8 @@ def test_a_client_listed_in_a_reject_zone_is_refused_at_every_rcpt():
         for rcpt in ("user@test.example", "other@test.example"):
             reply = await flow.rcpt(rcpt)
             assert reply is not None and reply.code == 550
-            # the forcing symbol first, then the highest scores
-            assert reply.text == "5.7.1 Recipient refused by policy (REFUSE_SPAM, SCORE_SPAM)"
+            # the reason class and the id; no symbol names unless [server] reply_symbols
+            assert reply.text == f"5.7.1 Recipient refused: client address on a DNS blocklist (id {flow.txn.queue_id})"
         refused = flow.txn.refused
         assert refused.forced is Action.REJECT and refused.symbol("REFUSE_SPAM").force is Action.REJECT
         assert refused.symbol("SCORE_SPAM").force is None  # a zone without reject only scores

@@ -8,6 +8,7 @@ from mailguard.flow import Kind, MessageFlow, ScanServices
 from mailguard.scan.facts import ClientFacts
 from mailguard.scan.pipeline import Check, Pipeline
 from mailguard.scan.verdict import Symbol
+from mailguard.smtp.replies import Reply
 from mailguard.store.backends import DB_NAME
 from mailguard.store.sqlite import SqliteStore
 
@@ -73,12 +74,13 @@ def test_a_recipient_refused_at_rcpt_gets_a_history_row_with_the_reply(tmp_path)
             flow = MessageFlow(ScanServices(config, pipeline, store=store), ClientFacts(ip="192.0.2.7"),
                                spawn=lambda coro: tasks.append(asyncio.ensure_future(coro)))
             await flow.mail("a@outside.example", smtputf8=False)
+            queue_id = flow.txn.queue_id
             reply = await flow.rcpt("user@test.example")
-            assert reply.code == 550 and "TEST_LISTED" in reply.text
+            assert reply == Reply(550, f"5.7.1 Recipient refused by policy (id {queue_id})")
             await asyncio.gather(*tasks)
             (row,) = await store.history()
             assert row.rcpts == ("user@test.example",) and row.mail_from == "a@outside.example"
-            assert row.action == "reject" and row.outcome.startswith("550 5.7.1 Recipient refused by policy")
+            assert row.queue_id == queue_id and row.action == "reject" and row.outcome == f"550 {reply.text}"
             assert [s.name for s in row.symbols] == ["TEST_LISTED"] and row.client_ip == "192.0.2.7"
 
     asyncio.run(go())

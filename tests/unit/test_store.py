@@ -200,6 +200,30 @@ def test_history_day_tables_and_since(tmp_path):
     assert sql(db, "SELECT queue_id FROM history_20261124") == [("midnight",)]
 
 
+def test_history_of_one_sender_or_one_id_across_days(tmp_path):
+    """`mailguard history --sender X` / `--id ID`: the rows that answer "why was mail from X refused?"."""
+    async def go():
+        async with SqliteStore(tmp_path / DB_NAME) as store:
+            rows = [record("AAA111", t=utc(2026, 11, 23, 10), mail_from="Spam@Sender.example"),
+                    record("AAA111", t=utc(2026, 11, 23, 10, 0, 1), mail_from="spam@sender.example"),
+                    record("BBB222", t=utc(2026, 11, 24, 9), mail_from="spam@sender.example"),
+                    record("CCC333", t=utc(2026, 11, 24, 10), mail_from=""),
+                    record("DDD444", t=utc(2026, 11, 25, 8))]
+            for row in rows:
+                await store.record_history(row)
+            def ids(found: list[MessageRecord]) -> list[str]:
+                return [r.queue_id for r in found]
+
+            assert ids(await store.history(sender="SPAM@sender.example")) == ["BBB222", "AAA111", "AAA111"]
+            assert ids(await store.history(sender="spam@sender.example", since=utc(2026, 11, 24))) == ["BBB222"]
+            assert ids(await store.history(sender="")) == ["CCC333"]  # the null sender
+            assert await store.history(queue_id="aaa111") == [rows[1], rows[0]]  # a refusal and its message
+            assert ids(await store.history(queue_id="BBB222", sender="alice@example.net")) == []
+            assert ids(await store.history(sender="spam@sender.example", limit=2)) == ["BBB222", "AAA111"]
+
+    run(go())
+
+
 def test_purge_drops_whole_old_days(tmp_path):
     now = utc(2027, 6, 1, 12)
     cutoff = now - 180 * 86400  # 2026-12-03 12:00 UTC
