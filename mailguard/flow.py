@@ -39,6 +39,8 @@ from mailguard.advertising import outbound, unsubscribe
 from mailguard.advertising.check import in_scope
 from mailguard.advertising.identity import advertiser_key, recipient_key
 from mailguard.config import Config
+from mailguard.metrics import NO_METRICS, Recorder
+from mailguard.metrics.recorder import Frontend
 from mailguard.reports import desk
 from mailguard.scan import headers
 from mailguard.scan.facts import ClientFacts, MessageFacts
@@ -75,6 +77,7 @@ class FlowServices(Protocol):
     learner: object | None  # bayes.autolearn.ServiceLearner: users' reports learn through it
     never_block: object | None  # reports.never_block.NeverBlock
     wake_outbox: Callable[[], None] | None  # a new outbox item goes out at once
+    metrics: Recorder
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class ScanServices:
     learner: object | None = None
     never_block: object | None = None
     wake_outbox: Callable[[], None] | None = None
+    metrics: Recorder = NO_METRICS
 
 
 class Kind(enum.Enum):
@@ -128,9 +132,11 @@ class MessageFlow:
     """The messages of one client connection. `record=False` (scan) writes nothing anywhere."""
 
     def __init__(self, services: FlowServices, client: ClientFacts,
-                 spawn: Callable[[Awaitable[None]], None] | None = None, record: bool = True) -> None:
+                 spawn: Callable[[Awaitable[None]], None] | None = None, record: bool = True,
+                 frontend: Frontend = "smtp") -> None:
         self.services = services
         self.client = client
+        self.frontend = frontend
         self.txn: Transaction | None = None
         self._spawn = spawn
         self._record = record
@@ -199,10 +205,12 @@ class MessageFlow:
         assert self.txn is not None
         config, pipeline = self.services.config, self.services.pipeline
         if len(self.txn.rcpts) >= config.server.max_recipients:
+            self.services.metrics.rcpt_refused("too_many_recipients")
             return Reply(452, "4.5.3 Error: too many recipients")
         # An abuse address ([reports]); `mailguard scan` treats it as any recipient.
         kind = config.reports.kind_of(address) if self._record and config.reports.enabled else None
         if self.txn.rcpts and (kind is None) != (self.txn.report is None):
+            self.services.metrics.rcpt_refused("separate_transaction")
             return Reply(452, "4.5.3 Too many recipients: reports to the abuse address come in a separate transaction")
         if kind is not None and not config.reports.deliver_reports:
             return self._take_report_rcpt(address, kind)
@@ -213,6 +221,7 @@ class MessageFlow:
         decree = in_scope(config.advertising, (address,))
         if self.txn.policy is not None and (group != self.txn.policy or decree != self.txn.decree):
             # One verdict per message: recipients of another policy group come in a new transaction.
+            self.services.metrics.rcpt_refused("separate_transaction")
             return Reply(452, "4.5.3 Too many recipients: this recipient's domain has another policy, "
                               "send it in a separate transaction")
         refused_ad = await self._refused_sender(address)
@@ -220,6 +229,7 @@ class MessageFlow:
             reply, advertiser = refused_ad
             self._record_refusal(address, [Symbol(ad_delivery.AFTER_REFUSAL, 0.0, f"refused {advertiser}")],
                                  Action.REJECT, reply)
+            self.services.metrics.rcpt_refused("advertising_refusal")
             return reply
         facts = replace(self.facts((address,)), policy=group)
         symbols = await pipeline.run_phase("rcpt", facts) if pipeline.has_phase("rcpt") else []
@@ -229,6 +239,8 @@ class MessageFlow:
             log.info("%s RCPT <%s> refused early: %s", self.client.ip, address, ", ".join(refused.reasons()))
             reply = Reply(550, f"5.7.1 Recipient refused by policy ({', '.join(refused.reasons())})")
             self._record_refusal(address, list(refused.symbols), refused.action, reply, refused)
+            self.services.metrics.rcpt_refused("policy")
+            self.services.metrics.symbols(s.name for s in refused.symbols)
             return reply
         self._pending_rcpt = (address, group, decree, symbols, None)
         return None
@@ -496,6 +508,7 @@ class MessageFlow:
         self.txn = None
         self._pending_rcpt = None
         self._settle(reply.ok)
+        self._count(outcome)
         if self._record and outcome.ctx is not None and outcome.verdict is not None and self._spawn is not None:
             self._spawn(self._record_message(outcome.ctx, outcome.verdict, str(reply).replace("\r\n", " ")))
         if outcome.report is not None and self._spawn is not None:
@@ -510,6 +523,16 @@ class MessageFlow:
                 self._spawn(unsubscribe.remember(self.services.store, outcome.ctx, outcome.ad))
             if self.services.config.advertising.outbound:
                 self._spawn(unsubscribe.refusals_sent(self.services.store, outcome.ctx))
+
+    def _count(self, outcome: Outcome) -> None:
+        """The message in the metrics, by what was done with it (a report taken is not a message)."""
+        if outcome.kind is Kind.TAKEN:
+            return
+        verdict = outcome.verdict
+        action = _ACTION_OF.get(outcome.kind) or (verdict.action.value if verdict else Action.ACCEPT.value)
+        self.services.metrics.message(action, self.frontend)
+        if verdict is not None:
+            self.services.metrics.symbols(s.name for s in verdict.symbols)
 
     async def _act_on_report(self, taken: desk.Taken) -> None:
         from mailguard.smtp.release import release
@@ -529,6 +552,12 @@ class MessageFlow:
         await self._write_history(message_record(ctx, verdict, outcome))
         if self.services.autolearn is not None:
             self.services.autolearn.consider(ctx.raw, verdict)
+
+
+# What the flow did overrides the verdict's action (an ad held or refused, a storage failure);
+# a DELIVER carries the verdict's own (accept, add_header, rewrite_subject).
+_ACTION_OF = {Kind.QUARANTINE: Action.QUARANTINE.value, Kind.REJECT: Action.REJECT.value,
+              Kind.TEMPFAIL: Action.TEMPFAIL.value}
 
 
 async def _in_background(work: Awaitable, failed: str, done: str = "") -> None:

@@ -25,3 +25,6 @@ class QuarantinePort(Protocol):
 
     async def quarantine_delete(self, queue_id: str) -> bool:
         """True if there was such an entry."""
+
+    async def quarantine_size(self) -> tuple[int, int]:
+        """(entries, bytes of their messages) held now."""
