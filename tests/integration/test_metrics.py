@@ -99,7 +99,7 @@ def test_proxy_metrics_count_messages_refusals_checks_and_read_the_quarantine_an
 
     mg.signal(signal.SIGHUP)
     wait_for(lambda: "configuration reloaded" in mg.log(), 30, what="the reload")
-    mg.config_path.write_text(mg.config_text + "\n[server]\nno_such_key = 1\n")
+    mg.config_path.write_text(mg.config_text + "\n[no_such_section]\n")
     mg.signal(signal.SIGHUP)
     wait_for(lambda: "reload refused" in mg.log(), 30, what="the refused reload")
     m = scrape(mg.metrics_port)

@@ -9,9 +9,11 @@ import subprocess
 import sys
 
 import prometheus_client
+import pytest
 from prometheus_client import generate_latest
 
 from bayestools import saved_model
+from mailguard import config
 from mailguard.bayes.holder import ModelHolder
 from mailguard.config import Config, HostPort
 from mailguard.dnsresolver import DnsAnswer, DnsTempError, DnsTimeout, Resolver, Status
@@ -348,3 +350,14 @@ def test_the_listener_closes_a_silent_client_at_its_deadline_and_bounds_scrapes_
 def test_scan_and_a_server_without_metrics_use_the_no_op_recorder():
     assert ScanServices(Config(), Pipeline((), Config().actions, 1.0)).metrics is NO_METRICS
     assert Pipeline((), Config().actions, 1.0).metrics is NO_METRICS
+
+
+def test_metrics_are_off_by_default_and_a_bad_listen_address_names_file_key_and_line(tmp_path):
+    assert Config().metrics_listen is None
+    path = tmp_path / "m.toml"
+    path.write_text('[metrics]\nlisten = "127.0.0.1:9325"\n')
+    assert config.load(path).metrics_listen == HostPort("127.0.0.1", 9325)
+    path.write_text('[metrics]\nlisten = "127.0.0.1"\n')
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    assert "m.toml:2: [metrics] listen: '127.0.0.1': a port is required" in str(err.value)
