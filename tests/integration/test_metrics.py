@@ -118,6 +118,18 @@ def test_a_downstream_that_cannot_be_reached_is_counted(start_mailguard):
     assert m.get("mailguard_downstream_errors_total", stage="data") == 0
 
 
+def test_a_downstream_lost_at_data_is_an_error_and_its_own_refusal_is_not(start_mailguard, start_sink):
+    for option, errors in (("-q", 1), ("-r", 0)):  # smtp-sink hangs up at DATA / answers it 4xx
+        mg = start_mailguard(start_sink(option, "data").port, metrics=METRICS)
+        with smtplib.SMTP("127.0.0.1", mg.port, timeout=60) as s:
+            s.ehlo("client.outside.example")
+            assert data_reply(s, message(uuid.uuid4().hex)) // 100 == 4
+        m = scrape(mg.metrics_port)
+        assert m.get("mailguard_downstream_errors_total", stage="data") == errors, option
+        assert m.get("mailguard_downstream_seconds_count") == 1
+        assert m.get("mailguard_messages_total", action="accept", frontend="smtp") == 1
+
+
 def test_checks_that_fail_are_counted_by_check(postfix, start_mailguard):
     mg = start_mailguard(postfix.port, metrics=METRICS, faults={"checks": ["raise", "hang"]},
                          server={"scan_timeout": 1.0})
