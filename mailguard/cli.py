@@ -138,9 +138,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     services: list[CheckServices] = []  # the current one; a reload reuses it when DNS settings stay
 
-    def build_runtime(config: Config, store) -> Runtime:
+    def build_runtime(config: Config, store, metrics) -> Runtime:
         tls_context = tls_context_for(config)  # may refuse the config: before anything is replaced
-        current = CheckServices.for_config(config, services[-1] if services else None)
+        current = CheckServices.for_config(config, services[-1] if services else None, metrics)
         current.sources = store  # REPORTED_SOURCE asks the block list that reports feed
         services[:] = [current]
         autolearn = learner = None
@@ -158,8 +158,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return Runtime(config=config, pipeline=build_pipeline(config, services=current), store=store,
                        hostname=config.hostname, tls_context=tls_context,
                        trusted_networks=config.trusted_networks, resolver=current.resolver, autolearn=autolearn,
-                       learner=learner, never_block=never_block,
-                       services=current)  # serve adds the outbox's wake-up
+                       learner=learner, never_block=never_block, bayes=current.bayes,
+                       metrics=metrics, services=current)  # serve adds the outbox's wake-up
 
     async def run() -> int:
         try:

@@ -104,6 +104,11 @@ class MilterSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    listen: str = ""  # HOST:PORT of the Prometheus /metrics listener; empty: no metrics
+
+
+@dataclass(frozen=True)
 class RelaySettings:
     downstream: str = "127.0.0.1:10025"
     mode: Literal["front", "behind"] = "front"
@@ -183,6 +188,7 @@ class Config:
     dns: DnsSettings = field(default_factory=DnsSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     milter: MilterSettings = field(default_factory=MilterSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     source: str = field(default="<defaults>", metadata={"toml": False})  # the file this came from
 
     @property
@@ -192,6 +198,10 @@ class Config:
     @property
     def milter_listen(self) -> HostPort | None:
         return parse_host_port(self.milter.listen) if self.milter.listen else None
+
+    @property
+    def metrics_listen(self) -> HostPort | None:
+        return parse_host_port(self.metrics.listen) if self.metrics.listen else None
 
     @property
     def downstream(self) -> HostPort:
@@ -290,7 +300,7 @@ class Fail:
 
 
 def _validate(cfg: Config, fail: Fail) -> None:
-    for section, key in (("server", "listen"), ("relay", "downstream"), ("milter", "listen")):
+    for section, key in (("server", "listen"), ("relay", "downstream"), ("milter", "listen"), ("metrics", "listen")):
         value = getattr(getattr(cfg, section), key)
         if not value and section != "relay":  # an empty listen: that listener is off
             continue

@@ -45,6 +45,8 @@ from mailguard.advertising import outbound, unsubscribe
 from mailguard.advertising.check import in_scope
 from mailguard.advertising.identity import advertiser_key, recipient_key
 from mailguard.config import Config
+from mailguard.metrics import NO_METRICS, Recorder
+from mailguard.metrics.recorder import Frontend
 from mailguard.reports import desk
 from mailguard.scan import headers
 from mailguard.scan.facts import ClientFacts, MessageFacts
@@ -81,6 +83,7 @@ class FlowServices(Protocol):
     learner: object | None  # bayes.autolearn.ServiceLearner: users' reports learn through it
     never_block: object | None  # reports.never_block.NeverBlock
     wake_outbox: Callable[[], None] | None  # a new outbox item goes out at once
+    metrics: Recorder
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class ScanServices:
     learner: object | None = None
     never_block: object | None = None
     wake_outbox: Callable[[], None] | None = None
+    metrics: Recorder = NO_METRICS
 
 
 class Kind(enum.Enum):
@@ -138,9 +142,11 @@ class MessageFlow:
     """The messages of one client connection. `record=False` (scan) writes nothing anywhere."""
 
     def __init__(self, services: FlowServices, client: ClientFacts,
-                 spawn: Callable[[Awaitable[None]], None] | None = None, record: bool = True) -> None:
+                 spawn: Callable[[Awaitable[None]], None] | None = None, record: bool = True,
+                 frontend: Frontend = "smtp") -> None:
         self.services = services
         self.client = client
+        self.frontend = frontend
         self.txn: Transaction | None = None
         self._spawn = spawn
         self._record = record
@@ -209,10 +215,12 @@ class MessageFlow:
         assert self.txn is not None
         config, pipeline = self.services.config, self.services.pipeline
         if len(self.txn.rcpts) >= config.server.max_recipients:
+            self.services.metrics.rcpt_refused("too_many_recipients")
             return Reply(452, "4.5.3 Error: too many recipients")
         # An abuse address ([reports]); `mailguard scan` treats it as any recipient.
         kind = config.reports.kind_of(address) if self._record and config.reports.enabled else None
         if self.txn.rcpts and (kind is None) != (self.txn.report is None):
+            self.services.metrics.rcpt_refused("separate_transaction")
             return Reply(452, "4.5.3 Too many recipients: reports to the abuse address come in a separate transaction")
         if kind is not None and not config.reports.deliver_reports:
             return self._take_report_rcpt(address, kind)
@@ -223,6 +231,7 @@ class MessageFlow:
         decree = in_scope(config.advertising, (address,))
         if self.txn.policy is not None and (group != self.txn.policy or decree != self.txn.decree):
             # One verdict per message: recipients of another policy group come in a new transaction.
+            self.services.metrics.rcpt_refused("separate_transaction")
             return Reply(452, "4.5.3 Too many recipients: this recipient's domain has another policy, "
                               "send it in a separate transaction")
         refused_ad = await self._refused_sender(address)
@@ -231,6 +240,7 @@ class MessageFlow:
             why = Verdict((Symbol(ad_delivery.AFTER_REFUSAL, 0.0, f"refused {advertiser}"),), 0.0,
                           config.actions.add_header, Action.REJECT)
             self._refusal("rcpt", self.txn.sender, (address,), reply, reasons.ADVERTISING, why)
+            self.services.metrics.rcpt_refused("advertising_refusal")
             return reply
         facts = replace(self.facts((address,)), policy=group)
         symbols = await pipeline.run_phase("rcpt", facts) if pipeline.has_phase("rcpt") else []
@@ -239,6 +249,8 @@ class MessageFlow:
             self.txn.refused = refused
             reply, reason = reasons.refusal(refused, config, self.txn.queue_id, at_rcpt=True)
             self._refusal("rcpt", self.txn.sender, (address,), reply, reason, refused)
+            self.services.metrics.rcpt_refused("policy")
+            self.services.metrics.symbols(s.name for s in refused.symbols)
             return reply
         self._pending_rcpt = (address, group, decree, symbols, None)
         return None
@@ -530,6 +542,7 @@ class MessageFlow:
         self.txn = None
         self._pending_rcpt = None
         self._settle(reply.ok)
+        self._count(outcome)
         if self._record and outcome.ctx is not None and outcome.verdict is not None and self._spawn is not None:
             self._spawn(self._record_message(outcome.ctx, outcome.verdict, str(reply).replace("\r\n", " ")))
         if outcome.report is not None and self._spawn is not None:
@@ -560,6 +573,16 @@ class MessageFlow:
             outcome.scan_seconds * 1000 if outcome.scan_seconds is not None else None,
             total * 1000 if total is not None else None))
 
+    def _count(self, outcome: Outcome) -> None:
+        """The message in the metrics, by what was done with it (a report taken is not a message)."""
+        if outcome.kind is Kind.TAKEN:
+            return
+        verdict = outcome.verdict
+        action = _ACTION_OF.get(outcome.kind) or (verdict.action.value if verdict else Action.ACCEPT.value)
+        self.services.metrics.message(action, self.frontend)
+        if verdict is not None:
+            self.services.metrics.symbols(s.name for s in verdict.symbols)
+
     async def _act_on_report(self, taken: desk.Taken) -> None:
         from mailguard.smtp.release import release
 
@@ -583,6 +606,11 @@ class MessageFlow:
 def _storage_failure(verdict: Verdict, ctx: ScanContext) -> Outcome:
     return Outcome(Kind.TEMPFAIL, verdict, reasons.tempfail("4.3.0 Temporary storage failure, try again later",
                                                             ctx.facts.queue_id), reason=reasons.ERROR, ctx=ctx)
+
+# What the flow did overrides the verdict's action (an ad held or refused, a storage failure);
+# a DELIVER carries the verdict's own (accept, add_header, rewrite_subject).
+_ACTION_OF = {Kind.QUARANTINE: Action.QUARANTINE.value, Kind.REJECT: Action.REJECT.value,
+              Kind.TEMPFAIL: Action.TEMPFAIL.value}
 
 
 async def _in_background(work: Awaitable, failed: str, done: str = "") -> None:

@@ -229,6 +229,7 @@ class Mailguard:
     proc: subprocess.Popen | None = None
     port: int = 0  # the SMTP listener's ("listening on"); 0 when [server] listen = ""
     milter_port: int = 0  # the milter's ("milter listening on"), when there is one
+    metrics_port: int = 0  # the /metrics listener's ("metrics listening on"), with [metrics] listen
     stderr_lines: list[str] = field(default_factory=list)
     _reader: threading.Thread | None = None
 
@@ -242,8 +243,8 @@ class Mailguard:
         cmd = [str(VENV_BIN / "mailguard"), "serve", "--config", str(self.config_path),
                "--state-dir", str(self.base / "state"), *self.args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        wants_smtp, wants_milter = self._listeners()
-        self.port = self.milter_port = 0  # a restart reports its ports again
+        wants_smtp, wants_milter, wants_metrics = self._listeners()
+        self.port = self.milter_port = self.metrics_port = 0  # a restart reports its ports again
         progress = threading.Condition()
         ended = []
 
@@ -251,33 +252,36 @@ class Mailguard:
             assert self.proc and self.proc.stderr
             for line in self.proc.stderr:
                 self.stderr_lines.append(line.rstrip("\n"))
-                m = re.match(r"(milter )?listening on (?:\[[^\]]+\]|[^:]+):(\d+)$", line.strip())
+                m = re.match(r"(milter |metrics )?listening on (?:\[[^\]]+\]|[^:]+):(\d+)$", line.strip())
                 if m:
                     with progress:
-                        setattr(self, "milter_port" if m.group(1) else "port", int(m.group(2)))
+                        setattr(self, {"milter ": "milter_port", "metrics ": "metrics_port"}.get(m.group(1) or "", "port"),
+                                int(m.group(2)))
                         progress.notify_all()
             with progress:
                 ended.append(True)
                 progress.notify_all()
 
         def ready() -> bool:
-            return bool(ended) or ((self.port or not wants_smtp) and (self.milter_port or not wants_milter))
+            return bool(ended) or ((self.port or not wants_smtp) and (self.milter_port or not wants_milter)
+                                   and (self.metrics_port or not wants_metrics))
 
         self._reader = threading.Thread(target=read, daemon=True)
         self._reader.start()
         with progress:
             progress.wait_for(ready, timeout)
-        if ended or (wants_smtp and not self.port) or (wants_milter and not self.milter_port):
+        if ended or (wants_smtp and not self.port) or (wants_milter and not self.milter_port) or (
+                wants_metrics and not self.metrics_port):
             self.stop()
             raise RuntimeError("mailguard did not start:\n" + self.log())
         return self
 
-    def _listeners(self) -> tuple[bool, bool]:
-        """(an SMTP listener, a milter) as the config file and the arguments ask."""
+    def _listeners(self) -> tuple[bool, bool, bool]:
+        """(an SMTP listener, a milter, a /metrics listener) as the config file and the arguments ask."""
         cfg = tomllib.loads(self.config_text)
         smtp = cfg.get("server", {}).get("listen", "127.0.0.1:10024") != ""
         milter = bool(cfg.get("milter", {}).get("listen")) or "--milter" in self.args
-        return smtp, milter
+        return smtp, milter, bool(cfg.get("metrics", {}).get("listen"))
 
     def log(self) -> str:
         return "\n".join(self.stderr_lines)

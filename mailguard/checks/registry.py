@@ -13,6 +13,7 @@ from mailguard.dnsbl.spec import DnsblSettings
 from mailguard.dnsbl.zones import ZoneHealth
 from mailguard.dnsresolver import Resolver
 from mailguard.lists.registry import LocalLists
+from mailguard.metrics import NO_METRICS, Recorder
 from mailguard.rules.book import RuleBook
 from mailguard.scan.pipeline import Check, Pipeline
 from mailguard.store.sources import SourcesPort
@@ -37,9 +38,11 @@ class CheckServices:
     rules: RuleBook | None = None  # reloaded on SIGHUP and file change, keeping the last good set
     bayes: ModelHolder | None = None  # the content model; None when [bayes] is off
     sources: SourcesPort | None = None  # the local block list of spam reports; None without a store
+    metrics: Recorder = NO_METRICS  # the server's (checks' latency and failures, DNS)
 
     @classmethod
-    def for_config(cls, config: Config, previous: CheckServices | None = None) -> CheckServices:
+    def for_config(cls, config: Config, previous: CheckServices | None = None,
+                   metrics: Recorder = NO_METRICS) -> CheckServices:
         lists = LocalLists.load(config.lists, previous.lists if previous else None)  # may refuse: first
         rules = RuleBook.load(config, previous.rules if previous else None)  # refuses only at start
         if previous and previous.dns == config.dns and previous.threads == config.auth.threads:
@@ -47,13 +50,13 @@ class CheckServices:
         else:
             # A replaced executor is not shut down: sessions still on the old runtime may use it;
             # its idle threads end once it is garbage-collected.
-            resolver = Resolver.from_settings(config.dns)
+            resolver = Resolver.from_settings(config.dns, metrics)
             executor = ThreadPoolExecutor(max_workers=config.auth.threads, thread_name_prefix="mailguard-auth")
         health = previous.zone_health if previous and previous.dnsbl == config.dnsbl else None
         return cls(config.dns, config.auth.threads, resolver, executor, lists, config.dnsbl,
                    health or ZoneHealth.for_settings(config.dnsbl), rules,
                    _bayes_holder(config, previous.bayes if previous else None),
-                   previous.sources if previous else None)  # the store outlives a reload
+                   previous.sources if previous else None, metrics)  # the store outlives a reload
 
     def rereads(self) -> tuple[Callable[[], None], ...]:
         """The re-reads of the files the admin edits (list files, rule files, the Bayes model),
@@ -88,5 +91,5 @@ def offline_skipped(config: Config, services: CheckServices) -> tuple[str, ...]:
 def build_pipeline(config: Config, offline: bool = False, services: CheckServices | None = None) -> Pipeline:
     services = services or CheckServices.for_config(config)
     return Pipeline(build_checks(config, offline, services), config.actions, deadline=config.server.scan_timeout,
-                    rules=services.rules,
+                    rules=services.rules, metrics=services.metrics,
                     policy_thresholds={g.name: config.actions_for(g.name) for g in config.policy.group})

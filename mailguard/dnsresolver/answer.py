@@ -9,6 +9,10 @@ class DnsTempError(Exception):
     """The answer is unknown for now (timeout, SERVFAIL, REFUSED, network): a check's TEMPERROR."""
 
 
+class DnsTimeout(DnsTempError):
+    """No answer in time (counted apart in the metrics)."""
+
+
 class Status(str, enum.Enum):
     OK = "ok"
     NXDOMAIN = "nxdomain"  # the name does not exist

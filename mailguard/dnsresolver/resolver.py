@@ -12,32 +12,35 @@ import time
 from collections.abc import Callable
 
 from mailguard.config import DnsSettings
-from mailguard.dnsresolver.answer import DnsAnswer, DnsTempError, normalize_name
+from mailguard.dnsresolver.answer import DnsAnswer, DnsTempError, DnsTimeout, normalize_name
 from mailguard.dnsresolver.cache import AnswerCache
 from mailguard.dnsresolver.transport import DnspythonTransport, DnsTransport
+from mailguard.metrics import NO_METRICS, Recorder
 
 BlockingLookup = Callable[[str, str], DnsAnswer]
 
 
 class Resolver:
     def __init__(self, transport: DnsTransport, *, timeout: float, max_in_flight: int = 64,
-                 cache_size: int = 20000):
+                 cache_size: int = 20000, metrics: Recorder = NO_METRICS):
         self.timeout = timeout
+        self.metrics = metrics
         self._transport = transport
         self._cache = AnswerCache(cache_size)
         self._slots = asyncio.Semaphore(max_in_flight)
         self._in_flight: dict[tuple[str, str], asyncio.Future[DnsAnswer]] = {}
 
     @classmethod
-    def from_settings(cls, settings: DnsSettings) -> Resolver:
+    def from_settings(cls, settings: DnsSettings, metrics: Recorder = NO_METRICS) -> Resolver:
         return cls(DnspythonTransport(settings.servers, settings.timeout), timeout=settings.timeout,
-                   max_in_flight=settings.max_in_flight, cache_size=settings.cache_size)
+                   max_in_flight=settings.max_in_flight, cache_size=settings.cache_size, metrics=metrics)
 
     async def lookup(self, name: str, rdtype: str) -> DnsAnswer:
         """The answer for NAME/RDTYPE; raises DnsTempError when it cannot be known now."""
         key = (normalize_name(name), rdtype.upper())
         cached = self._cache.get(key)
         if cached is not None:
+            self.metrics.dns_cache_hit()
             return cached
         shared = self._in_flight.get(key)
         if shared is None:
@@ -59,9 +62,14 @@ class Resolver:
             # TEMPERROR instead of queueing past a check's budget.
             async with asyncio.timeout(self.timeout):
                 async with self._slots:
+                    self.metrics.dns_query()
                     return await self._transport.query(name, rdtype)
         except TimeoutError as exc:
-            raise DnsTempError(f"{name}/{rdtype}: no answer within {self.timeout:g}s") from exc
+            self.metrics.dns_timeout()
+            raise DnsTimeout(f"{name}/{rdtype}: no answer within {self.timeout:g}s") from exc
+        except DnsTimeout:
+            self.metrics.dns_timeout()
+            raise
 
     def blocking_lookup(self, loop: asyncio.AbstractEventLoop, deadline: float) -> BlockingLookup:
         """A lookup function for worker threads; gives up at `deadline` (time.monotonic())."""

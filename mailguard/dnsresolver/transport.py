@@ -16,7 +16,7 @@ import dns.rdatatype
 import dns.resolver
 
 from mailguard.config import parse_host_port
-from mailguard.dnsresolver.answer import DnsAnswer, DnsTempError, Status
+from mailguard.dnsresolver.answer import DnsAnswer, DnsTempError, DnsTimeout, Status
 
 NEGATIVE_TTL_DEFAULT = 60  # when the server sends no SOA to take the negative TTL from
 
@@ -76,7 +76,7 @@ class DnspythonTransport:
         except dns.resolver.NoNameservers as exc:  # every server answered SERVFAIL/REFUSED/...
             raise DnsTempError(f"{name}/{rdtype}: no server could answer (SERVFAIL)") from exc
         except dns.exception.Timeout as exc:
-            raise DnsTempError(f"{name}/{rdtype}: timed out after {self.timeout:g}s") from exc
+            raise DnsTimeout(f"{name}/{rdtype}: timed out after {self.timeout:g}s") from exc
         except (dns.exception.DNSException, OSError) as exc:
             raise DnsTempError(f"{name}/{rdtype}: {type(exc).__name__}: {exc}") from exc
         if answer.rrset is None:

@@ -42,7 +42,10 @@ class MilterServer:
             runtime = current_runtime()
             full = len(me.sessions) >= runtime.config.server.max_connections
             session = MilterSession(runtime, state, reader, writer, refusal=TOO_MANY if full else None)
+            if full:
+                state.metrics.connection_refused("max_connections", "milter")
             me.sessions.add(session)
+            state.metrics.connection_opened("milter")
             task = asyncio.current_task()
             if task is not None:
                 me.tasks.add(task)
@@ -51,6 +54,7 @@ class MilterServer:
             except Exception:
                 log.exception("milter session failed")
             finally:
+                state.metrics.connection_closed("milter")
                 me.sessions.discard(session)
                 if task is not None:
                     me.tasks.discard(task)

@@ -189,7 +189,7 @@ class MilterSession:
         # Postfix sends its verified client name, or "[address]" when it has none.
         name = command.hostname if command.hostname and not command.hostname.startswith("[") else None
         self.flow = MessageFlow(self.runtime, ClientFacts(ip=ip, port=command.port, name=name),
-                                spawn=self.state.spawn)
+                                spawn=self.state.spawn, frontend="milter")
         self.flow.connected()
         return [p.CONTINUE]
 
@@ -208,7 +208,7 @@ class MilterSession:
 
     def _need_flow(self) -> MessageFlow:
         if self.flow is None:  # MAIL before CONNECT: a peer that skips steps (SMFIP_NOCONNECT)
-            self.flow = MessageFlow(self.runtime, ClientFacts(), spawn=self.state.spawn)
+            self.flow = MessageFlow(self.runtime, ClientFacts(), spawn=self.state.spawn, frontend="milter")
         return self.flow
 
     async def _mail(self, command: p.Mail) -> list[p.Response]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
+from mailguard.metrics import NO_METRICS, Recorder
 from mailguard.scan.facts import MessageFacts
 from mailguard.scan.verdict import Action, Symbol, Verdict, decide
 
@@ -104,15 +105,18 @@ class Pipeline:
     # once every check is done.
     rules: SymbolRules | None = None
     policy_thresholds: Mapping[str, ActionSettings] = field(default_factory=dict)  # by policy group
+    metrics: Recorder = NO_METRICS
 
     async def evaluate(self, ctx: ScanContext, early: Iterable[Symbol] = ()) -> Verdict:
         """The verdict of the data-phase checks together with the symbols of earlier phases."""
+        started = time.monotonic()
         output = await self.run_checks(ctx, "data")
         symbols = [*early, *(self._rescored(s) for s in output.symbols)]
         if self.rules is not None:  # synchronous, after all checks: composites see every symbol
             symbols = self.rules.finish(symbols)
         thresholds = self.policy_thresholds.get(ctx.facts.policy, self.thresholds)
         verdict = decide(symbols, thresholds, ctx.facts.queue_id)
+        self.metrics.scan_latency(time.monotonic() - started)
         return dataclasses.replace(verdict, headers=output.headers)
 
     async def run_phase(self, phase: str, facts: MessageFacts) -> list[Symbol]:
@@ -153,7 +157,7 @@ class Pipeline:
 
     async def run_checks(self, ctx: ScanContext, phase: str = "data") -> CheckOutput:
         started = time.monotonic()
-        tasks = {asyncio.create_task(self._run_one(check, ctx), name=f"check-{check.name}"): check
+        tasks = {asyncio.create_task(self._run_one(check, ctx, self.metrics), name=f"check-{check.name}"): check
                  for check in self.checks if check.phase == phase}
         if not tasks:
             return CheckOutput()
@@ -171,12 +175,14 @@ class Pipeline:
             task.add_done_callback(_discard_result)
             log.warning("check %s still running at the scan deadline (%.1fs); abandoned",
                         check.name, time.monotonic() - started)
+            self.metrics.check_timeout(check.name)
             symbols.append(Symbol(f"CHECK_TIMEOUT_{check.name}", 0.0,
                                   f"scan deadline {self.deadline:g}s reached"))
         return CheckOutput(tuple(symbols), tuple(headers))
 
     @staticmethod
-    async def _run_one(check: Check, ctx: ScanContext) -> CheckOutput:
+    async def _run_one(check: Check, ctx: ScanContext, metrics: Recorder) -> CheckOutput:
+        started = time.monotonic()
         try:
             async with asyncio.timeout(check.budget):
                 result = await check.run(ctx)
@@ -184,12 +190,16 @@ class Pipeline:
                 return result
             return CheckOutput(tuple(result or ()))
         except TimeoutError:
+            metrics.check_timeout(check.name)
             return CheckOutput((Symbol(f"CHECK_TIMEOUT_{check.name}", 0.0, f"budget {check.budget * 1000:g} ms"),))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a check's bug must never reach the session
             log.exception("check %s raised", check.name)
+            metrics.check_error(check.name)
             return CheckOutput((Symbol(f"CHECK_ERROR_{check.name}", 0.0, type(exc).__name__),))
+        finally:
+            metrics.check_latency(check.name, time.monotonic() - started)
 
 
 def _discard_result(task: asyncio.Task) -> None:

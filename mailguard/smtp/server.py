@@ -24,6 +24,8 @@ from mailguard.inflight import Budget
 from mailguard.config import Config, ConfigError, HostPort, ServerSettings, parse_host_port
 from mailguard.dnsresolver import Resolver
 from mailguard.ipaddrs import in_networks
+from mailguard.metrics import NO_METRICS, Recorder
+from mailguard.metrics.recorder import ConnectionLimit
 from mailguard.scan.pipeline import Pipeline
 from mailguard.store.base import Store
 from mailguard.watch import FileWatch
@@ -51,6 +53,8 @@ class Runtime:
     never_block: object | None = None  # mailguard.reports.never_block.NeverBlock
     wake_outbox: Callable[[], None] | None = None  # the outbox worker's wake-up (serve sets it)
     services: CheckServices | None = None  # the checks' lists, rules and model: their files are watched
+    bayes: object | None = None  # mailguard.bayes.holder.ModelHolder in use; None when [bayes] is off
+    metrics: Recorder = NO_METRICS  # the server's, kept across reloads
 
 
 def tls_context_for(config: Config) -> ssl.SSLContext | None:
@@ -106,6 +110,7 @@ class ServerState:
     # The outbox worker (mailguard/reports/outbox_worker.py) of this process: wake() it after
     # queueing mail of our own. None outside `serve`.
     outbox: object | None = None
+    metrics: Recorder = NO_METRICS
     _clients: collections.Counter = field(default_factory=collections.Counter)
     _keys: dict = field(default_factory=dict)  # session → the counter keys it holds
     # The message bytes all sessions hold ([server] max_bytes_in_flight); after the last of a
@@ -135,6 +140,8 @@ class ServerState:
     def admit(self, session, ip: str | None, limit_per_client: bool) -> str:
         """Count a new session until release() (a refused one too, for the moment it takes to
         say 421); '' when it may go on, else the 421 it gets."""
+        if session not in self.sessions:
+            self.metrics.connection_opened("smtp")
         self.sessions.add(session)
         keys = _client_keys(ip) if limit_per_client and not in_networks(ip, self.exceptions) else ()
         self._keys[session] = keys
@@ -144,21 +151,39 @@ class ServerState:
 
     def refusal(self, session) -> str:
         """'' when the session may go on, else the 421 it gets."""
+        return CONNECTION_REFUSALS[limit] if (limit := self.limit_reached(session)) else ""
+
+    def limit_reached(self, session) -> ConnectionLimit | None:
+        """The connection limit the session is over, if any."""
         keys = self._keys.get(session, ())
         if len(self.sessions) > self.max_connections:
-            return "421 4.7.0 Too many connections, try again later"
+            return "max_connections"
         if keys and self._clients[keys[0]] > self.per_ip:
-            return "421 4.7.0 Error: too many connections from your address, try again later"
+            return "per_ip"
         if keys and self._clients[keys[1]] > self.per_net:
-            return "421 4.7.0 Error: too many connections from your network, try again later"
-        return ""
+            return "per_net"
+        return None
+
+    def refused(self, session) -> None:
+        """The session was told its 421 (refusal()): counted by the limit it is over."""
+        if (limit := self.limit_reached(session)) is not None:
+            self.metrics.connection_refused(limit, "smtp")
 
     def release(self, session) -> None:
+        if session in self.sessions:
+            self.metrics.connection_closed("smtp")
         self.sessions.discard(session)
         for key in self._keys.pop(session, ()):
             self._clients[key] -= 1
             if not self._clients[key]:
                 del self._clients[key]
+
+
+CONNECTION_REFUSALS: dict[ConnectionLimit, str] = {
+    "max_connections": "421 4.7.0 Too many connections, try again later",
+    "per_ip": "421 4.7.0 Error: too many connections from your address, try again later",
+    "per_net": "421 4.7.0 Error: too many connections from your network, try again later",
+}
 
 
 def _client_keys(ip: str | None) -> tuple[str, ...]:
@@ -178,7 +203,7 @@ class RuntimeHolder:
     runtime: Runtime
 
 
-async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Config, Store], Runtime],
+async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Config, Store, Recorder], Runtime],
                 store: Store) -> int:
     config = load_config()
     memory.fix_mmap_threshold()
@@ -186,6 +211,13 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
         log.warning("our host name %r is not a fully-qualified domain name: the greeting, the Received header "
                     "and Authentication-Results carry it, and receivers judge it; set [server] hostname to "
                     "this host's name in DNS (e.g. mx.example.com)", config.hostname)
+
+    prometheus = None
+    if config.metrics_listen is not None:  # prometheus-client is imported only then
+        from mailguard.metrics.prometheus import PrometheusRecorder
+
+        prometheus = PrometheusRecorder()
+    metrics: Recorder = prometheus or NO_METRICS
     from mailguard.reports.outbox_worker import OutboxWorker
 
     # Our own mail (acknowledgements, ARF reports): [reports] relay, else the downstream.
@@ -193,10 +225,10 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
     outbox = OutboxWorker(store, relay, config.hostname)
 
     def runtime_for(cfg: Config) -> Runtime:
-        return dataclasses.replace(build_runtime(cfg, store), wake_outbox=outbox.wake)
+        return dataclasses.replace(build_runtime(cfg, store, metrics), wake_outbox=outbox.wake)
 
     holder = RuntimeHolder(runtime_for(config))
-    state = ServerState(max_connections=config.server.max_connections)
+    state = ServerState(max_connections=config.server.max_connections, metrics=metrics)
     state.configure(config.server, config.client_limit_exceptions)
     loop = asyncio.get_running_loop()
     from mailguard.smtp.session import ProxySession
@@ -205,7 +237,7 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
         log.error("nothing to listen on: [server] listen and [milter] listen are both empty")
         return 1
     server: asyncio.Server | None = None
-    milter = None
+    milter = scrapes = None
     try:
         if config.server.listen:  # empty: the milter alone
             listen: HostPort = config.listen
@@ -216,10 +248,17 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
 
             listen = config.milter_listen
             milter = await MilterServer.start(listen, lambda: holder.runtime, state)
+        if prometheus is not None and config.metrics_listen is not None:
+            from mailguard.metrics.exposition import serve_metrics
+            from mailguard.metrics.state import StateSources
+
+            listen = config.metrics_listen
+            scrapes = await serve_metrics(listen, prometheus.registry, StateSources(store, lambda: holder.runtime.bayes))
     except OSError as exc:
         log.error("cannot listen on %s: %s", listen, exc.strerror or exc)
-        if server is not None:
-            server.close()
+        for listener in (server, milter.server if milter else None):
+            if listener is not None:
+                listener.close()
         return 1
 
     stop = asyncio.Event()
@@ -237,11 +276,13 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
             new_config, new_runtime = await loop.run_in_executor(None, build)
         except ConfigError as exc:
             log.error("reload refused, keeping the running configuration: %s", exc)
+            metrics.reload(ok=False)
             return
         except Exception:
             log.exception("reload failed, keeping the running configuration")
+            metrics.reload(ok=False)
             return
-        for section in ("server", "milter"):
+        for section in ("server", "milter", "metrics"):
             if getattr(new_config, section).listen != getattr(holder.runtime.config, section).listen:
                 log.warning("reload: [%s] listen changed; it takes effect at the next restart", section)
         holder.runtime = new_runtime
@@ -250,8 +291,10 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
         if rules is not None and rules.refused:
             log.warning("configuration of %s in force, but not its rule files: they were refused (the "
                         "problems are above) and the last good rules keep running", new_config.source)
+            metrics.reload(ok=False)
         else:
             log.info("configuration reloaded from %s", new_config.source)
+            metrics.reload(ok=True)
 
     reloads = _Reloads(reload)
     loop.add_signal_handler(signal.SIGHUP, reloads.request)
@@ -263,6 +306,8 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
     if milter is not None:
         print(f"milter listening on {milter.bound}", file=sys.stderr, flush=True)
     watch = asyncio.create_task(FileWatch(lambda: _rereads(holder.runtime)).run())
+    if scrapes is not None:
+        print(f"metrics listening on {scrapes.bound}", file=sys.stderr, flush=True)
     purge = asyncio.create_task(_purge_history_daily(store))
     digests = asyncio.create_task(_send_digests(store, lambda: holder.runtime.config, outbox.wake))
     state.outbox = outbox
@@ -273,6 +318,8 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
         watch.cancel()
         purge.cancel()
         digests.cancel()
+        if scrapes is not None:
+            scrapes.close()
         await _shutdown(server, state, holder.runtime.config.server.shutdown_grace, milter)
         await outbox.stop()  # after the sessions: what they queued last may still go out now
         await _learn_what_is_queued(holder.runtime)

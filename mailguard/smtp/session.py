@@ -148,6 +148,7 @@ class ProxySession(SMTP):
             if not self._refusal:
                 self._look_up_client_name()
         if self._refusal:
+            self.state.refused(self)
             await self.push(self._refusal)
             self._close()
             return
@@ -390,6 +391,7 @@ class ProxySession(SMTP):
             reply = await self.downstream.mail(self.client, self.runtime.config.relay.mode, address, params)
         except DownstreamFailure as failure:
             self._downstream_failed("MAIL", failure)
+            self.runtime.metrics.downstream_error("mail")
             reply = failure.reply
         if reply.ok:
             await self.flow.mail(address, "SMTPUTF8" in named)
@@ -431,12 +433,14 @@ class ProxySession(SMTP):
             reply = await self.downstream.rcpt(address, params)
         except DownstreamFailure as failure:
             self._downstream_failed("RCPT", failure)
+            self.runtime.metrics.downstream_error("rcpt")
             reply = failure.reply
         if reply.ok:
             self.flow.accepted(address)
             self._params[address] = params
         else:
             self.flow.refused("rcpt", reply, reasons.DOWNSTREAM, rcpt=address)
+            self.runtime.metrics.rcpt_refused("downstream")
         await self.push(str(reply))
 
     async def smtp_RSET(self, arg: str) -> None:
@@ -590,7 +594,7 @@ class ProxySession(SMTP):
             try:
                 reply = await self._narrow_to(txn.sender, outcome.rcpts)
                 if reply is None:
-                    reply = await self.downstream.data(outgoing(raw, outcome, self.runtime.config.authserv_id))
+                    reply = await self._relay(outgoing(raw, outcome, self.runtime.config.authserv_id))
             except Exception:
                 log.exception("%s internal error while relaying", outcome.ctx.facts.queue_id if outcome.ctx else "")
                 self.downstream.close()
@@ -598,6 +602,16 @@ class ProxySession(SMTP):
             self.state.relay_latency.append(time.perf_counter() - started)
         return outcome, reply  # the flow logs it once the client has the answer
 
+
+    async def _relay(self, parts: tuple[bytes, memoryview]) -> Reply:
+        """DATA downstream, timed. Every way it can fail (unreachable, no answer in time, lost,
+        421) ends the downstream connection; a reply of the downstream's own keeps it."""
+        sent = time.perf_counter()
+        reply = await self.downstream.data(parts)
+        self.runtime.metrics.downstream_latency(time.perf_counter() - sent)
+        if not self.downstream.connected:
+            self.runtime.metrics.downstream_error("data")
+        return reply
 
     async def _narrow_to(self, sender: str, rcpts: tuple[str, ...] | None) -> Reply | None:
         """When the flow delivers to some of the recipients only (an ad held for the others), the

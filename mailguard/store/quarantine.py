@@ -31,3 +31,6 @@ class QuarantinePort(Protocol):
     async def purge_quarantine(self, now: float | None = None) -> int:
         """Drop the entries quarantined more than quarantine_days before `now` (default: the
         current time); the number dropped."""
+
+    async def quarantine_size(self) -> tuple[int, int]:
+        """(entries, bytes of their messages) held now."""

@@ -269,6 +269,13 @@ class SqliteStore:
                 cursor = await db.execute("DELETE FROM quarantine WHERE time < ?", (cutoff,))
                 return cursor.rowcount
 
+    async def quarantine_size(self) -> tuple[int, int]:
+        """(entries, bytes of their messages) held now; length() of a BLOB reads no content."""
+        with self._failing("counting the quarantine"):
+            async with self._transaction(write=False) as db:
+                rows = await db.execute_fetchall("SELECT count(*), coalesce(sum(length(raw)), 0) FROM quarantine")
+        return int(rows[0][0]), int(rows[0][1])
+
     # --- history ------------------------------------------------------------------------------
 
     async def record_history(self, record: MessageRecord) -> None:
