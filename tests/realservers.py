@@ -54,6 +54,29 @@ def let_others_traverse(path: Path) -> None:
             parent.chmod(mode | 0o011)
 
 
+def python_for_others(scratch: Path) -> list[str]:
+    """A command prefix under which other users can run this Python (as a service user does).
+    pyenv puts it under /root, which they cannot enter: the command then runs in a private mount
+    namespace where that folder is a tmpfs holding only the interpreter's folder (`scratch`, an
+    empty folder, keeps it meanwhile). Nothing changes outside the namespace, which ends with
+    the command. [] when others can reach the interpreter."""
+    prefix = Path(sys.base_prefix).resolve()
+    closed = next((p for p in reversed(prefix.parents) if not p.stat().st_mode & 0o001), None)
+    if closed is None:
+        return []
+    scratch.mkdir(parents=True, exist_ok=True)
+    script = ('mount --bind "$1" "$2" && mount -t tmpfs -o mode=0755 tmpfs "$3" && mkdir -p "$1" '
+              '&& mount --bind "$2" "$1" && shift 3 && exec "$@"')
+    return ["unshare", "--mount", "--", "sh", "-c", script, "sh", str(prefix), str(scratch), str(closed)]
+
+
+def as_user(user: pwd.struct_passwd, scratch: Path) -> list[str]:
+    """A command prefix running the command as `user` (its group and groups), able to run this
+    Python (python_for_others)."""
+    return [*python_for_others(scratch), "setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+            "--init-groups", "--"]
+
+
 def wait_port(port: int, timeout: float = 20.0) -> None:
     def up() -> bool:
         try:
