@@ -70,7 +70,7 @@ stop_mailguard() {
     rm -f "$pidfile"
 }
 
-# start_mailguard BINARY CONFIG LOG PIDFILE USER: `serve` detached, as USER with only the
+# start_mailguard BINARY CONFIG LOG PIDFILE USER (absolute paths): `serve` detached, as USER with only the
 # capability to bind port 25 (the unit's User= and AmbientCapabilities=), appending to LOG;
 # returns once it listens (1, with the log's news, when it ended instead).
 start_mailguard() {
@@ -81,6 +81,7 @@ start_mailguard() {
     size=$(stat -c %s "$log")
     (
         umask 027
+        cd /
         exec nohup setpriv --reuid="$user" --regid="$user" --init-groups \
             --inh-caps=+net_bind_service --ambient-caps=+net_bind_service -- \
             "$binary" serve --config "$config" >>"$log" 2>&1 < /dev/null
