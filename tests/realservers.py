@@ -43,6 +43,40 @@ def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "con
         time.sleep(interval)
 
 
+def let_others_traverse(path: Path) -> None:
+    """Another user (Postfix's delivery agent, a service user) may reach into `path`: each folder
+    from it up to / gets the execute bit for group and others (pytest's folders are 0700)."""
+    for parent in [path, *path.parents]:
+        if parent == Path("/"):
+            break
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o011)
+
+
+def python_for_others(scratch: Path) -> list[str]:
+    """A command prefix under which other users can run this Python (as a service user does).
+    pyenv puts it under /root, which they cannot enter: the command then runs in a private mount
+    namespace where that folder is a tmpfs holding only the interpreter's folder (`scratch`, an
+    empty folder, keeps it meanwhile). Nothing changes outside the namespace, which ends with
+    the command. [] when others can reach the interpreter."""
+    prefix = Path(sys.base_prefix).resolve()
+    closed = next((p for p in reversed(prefix.parents) if not p.stat().st_mode & 0o001), None)
+    if closed is None:
+        return []
+    scratch.mkdir(parents=True, exist_ok=True)
+    script = ('mount --bind "$1" "$2" && mount -t tmpfs -o mode=0755 tmpfs "$3" && mkdir -p "$1" '
+              '&& mount --bind "$2" "$1" && shift 3 && exec "$@"')
+    return ["unshare", "--mount", "--", "sh", "-c", script, "sh", str(prefix), str(scratch), str(closed)]
+
+
+def as_user(user: pwd.struct_passwd, scratch: Path) -> list[str]:
+    """A command prefix running the command as `user` (its group and groups), able to run this
+    Python (python_for_others)."""
+    return [*python_for_others(scratch), "setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+            "--init-groups", "--"]
+
+
 def wait_port(port: int, timeout: float = 20.0) -> None:
     def up() -> bool:
         try:
@@ -136,12 +170,7 @@ local_header_rewrite_clients =
         postfix_uid = pwd.getpwnam("postfix").pw_uid
         os.chown(b / "data", postfix_uid, -1)
         os.chown(b / "mail", 65534, 65534)
-        for parent in [b, *b.parents]:  # the virtual delivery agent (uid 65534) must traverse
-            if parent == Path("/"):
-                break
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                parent.chmod(mode | 0o011)
+        let_others_traverse(b)  # the virtual delivery agent (uid 65534)
         self._allow_config_dir()
 
     def _allow_config_dir(self) -> None:
@@ -202,12 +231,7 @@ class SmtpSink:
 
     def start(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
-        for parent in [self.base, *self.base.parents]:
-            if parent == Path("/"):
-                break
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                parent.chmod(mode | 0o011)
+        let_others_traverse(self.base)
         self.base.chmod(0o777)
         self.proc = subprocess.Popen(["smtp-sink", "-u", "nobody", *self.options, f"127.0.0.1:{self.port}", "1000"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -226,6 +250,7 @@ class Mailguard:
     base: Path
     config_text: str
     args: list[str] = field(default_factory=list)
+    prefix: list[str] = field(default_factory=list)  # runs `serve` under it (setpriv ..., a sandbox)
     proc: subprocess.Popen | None = None
     port: int = 0  # the SMTP listener's ("listening on"); 0 when [server] listen = ""
     milter_port: int = 0  # the milter's ("milter listening on"), when there is one
@@ -240,7 +265,7 @@ class Mailguard:
     def start(self, timeout: float = 30.0) -> "Mailguard":
         self.base.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self.config_text)
-        cmd = [str(VENV_BIN / "mailguard"), "serve", "--config", str(self.config_path),
+        cmd = [*self.prefix, str(VENV_BIN / "mailguard"), "serve", "--config", str(self.config_path),
                "--state-dir", str(self.base / "state"), *self.args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         wants_smtp, wants_milter, wants_metrics = self._listeners()

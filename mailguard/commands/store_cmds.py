@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from mailguard.config import Config
+from mailguard.ownership import act_as_state_owner
 from mailguard.store import backends
 from mailguard.store.base import Store, StoreError
 from mailguard.store.history import HistoryPort
@@ -54,7 +55,10 @@ def parse_since(text: str | None) -> float | None:
 
 
 def with_store(cfg: Config, work: Callable[[Store], Awaitable[int]]) -> int:
-    """work(store) on the configured store, closed after it; a store that fails is exit 1."""
+    """work(store) on the configured store, closed after it; a store that fails is exit 1. Run
+    by root, it acts as the owner of the state folder (ownership.py)."""
+    act_as_state_owner(cfg.state_dir)
+
     async def run() -> int:
         store = await backends.open(cfg)
         try:

@@ -65,6 +65,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     from mailguard.bayes.persist import ModelFileError
     from mailguard.bayes.train import Learner
     from mailguard.bayes.writelock import WriteLock
+    from mailguard.ownership import act_as_state_owner
     from mailguard.store import backends
     from mailguard.store.base import StoreError
 
@@ -136,4 +137,8 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
             await store.close()
         return 1 if errors else 0
 
+    owner = act_as_state_owner(cfg.state_dir)
+    if owner is not None:
+        print(f"mailguard train: acting as {owner.name}, the owner of {cfg.state_dir} "
+              "(the messages must be readable by it)", file=sys.stderr)
     return asyncio.run(go())
