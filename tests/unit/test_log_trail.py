@@ -1,6 +1,6 @@
 """The log trail and our refusal texts, through the flow every front end drives: one line per
 refusal and per message, its id the reply's and the history row's, never the message itself.
-Through the real proxy and Postfix: tests/integration/test_log_trail.py."""
+Through the real proxy and Postfix: tests/integration/test_log_trail_proxy.py."""
 from __future__ import annotations
 
 import asyncio
