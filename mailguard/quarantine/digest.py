@@ -13,19 +13,16 @@ a second process sharing the store) finds the id taken and sends nothing twice.
 """
 from __future__ import annotations
 
-import email.policy
 import hashlib
 import logging
 import re
 from collections import defaultdict
 from datetime import datetime, timezone
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 
 from mailguard import domains
 from mailguard.config import Config
 from mailguard.reports.ack import plain_line
-from mailguard.reports.headers import set_text
+from mailguard.automail import automatic_message
 from mailguard.store.base import DuplicateId
 from mailguard.store.outbox import OutboxItem
 from mailguard.store.records import MessageRecord
@@ -104,16 +101,8 @@ def digest_message(recipient: str, records: list[MessageRecord], day: float, *, 
           f"If you need one of them, reply to this message (it goes to {from_}) or ask your admin,\n"
           f"giving the message's Id. An admin checks it and releases it to you.\n"
           f"Held messages are deleted after {keep_days} days.\n")
-    msg = EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = from_
-    msg["To"] = recipient
-    set_text(msg, "Subject", f"Thư bị giữ lại ngày {when} / Messages held for you on {when}")
-    msg["Date"] = format_datetime(datetime.fromtimestamp(date, timezone.utc))
-    msg["Message-ID"] = make_msgid(domain=domains.of_address(from_) or None)
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation reply to it
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg.set_content(f"{vi}\n{en}\n{listing}", charset="utf-8", cte="8bit")
-    return msg.as_bytes()
+    return automatic_message(from_, recipient, f"Thư bị giữ lại ngày {when} / Messages held for you on {when}",
+                             f"{vi}\n{en}\n{listing}", date=date)
 
 
 def _shown(text: str) -> str:

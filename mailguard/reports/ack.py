@@ -14,15 +14,9 @@ What keeps it from starting a mail loop or a storm of auto-replies:
 """
 from __future__ import annotations
 
-import email.policy
 import re
-import time
-from datetime import datetime, timezone
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 
-from mailguard import domains
-from mailguard.reports.headers import set_text
+from mailguard.automail import automatic_message
 
 SUBJECTS = {
     "spam": ("Đã nhận báo cáo thư rác", "Spam report received"),
@@ -63,17 +57,7 @@ def acknowledgement(reporter: str, *, from_: str, kind: str, subject_of_original
           f"Outcome: {outcome}\n"
           f"Thank you. This is an automatic reply; please do not answer it.\n")
 
-    msg = EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = from_
-    msg["To"] = reporter
-    set_text(msg, "Subject", f"{vi_subject} / {en_subject}" if lang == "vi" else f"{en_subject} / {vi_subject}")
-    msg["Date"] = format_datetime(datetime.fromtimestamp(date if date is not None else time.time(), timezone.utc))
-    msg["Message-ID"] = make_msgid(domain=domains.of_address(from_) or None)
-    if in_reply_to:
-        msg["In-Reply-To"] = in_reply_to
-        msg["References"] = in_reply_to
-    msg["Auto-Submitted"] = "auto-replied"
-    msg["X-Auto-Response-Suppress"] = "All"
     body = f"{vi}\n{en}" if lang == "vi" else f"{en}\n{vi}"
-    msg.set_content(body, charset="utf-8", cte="8bit")
-    return msg.as_bytes()
+    subject = f"{vi_subject} / {en_subject}" if lang == "vi" else f"{en_subject} / {vi_subject}"
+    return automatic_message(from_, reporter, subject, body, date=date, auto_submitted="auto-replied",
+                             in_reply_to=in_reply_to)
