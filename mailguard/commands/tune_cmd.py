@@ -92,8 +92,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     try:
         fitted = fit.fit(x, y, names, current, cfg.actions.add_header, fpr=args.fpr, fixed=fixed,
                          new_sender=np.array([s.new_sender for s in samples]),
-                         bayes_caps={"BAYES_SPAM": (0.0, round(cfg.actions.quarantine - 0.01, 2)),
-                                     "BAYES_HAM": (-cfg.actions.add_header, 0.0)})
+                         bayes_caps={"BAYES_SPAM": (0.0, round(cfg.actions.quarantine - 0.01, 2))})
     except fit.FitError as exc:
         print(f"mailguard tune: {exc}", file=sys.stderr)
         return 1

@@ -11,10 +11,13 @@
   rate, not a score. The rate is measured on the ham of senders held out whole (calibration.py)
   when there are MIN_NEW_HAM of them: mail from new senders is where a filter errs, and ham of
   the site's own big senders, spread over the folds, would set the threshold too low.
-- The content model is bounded after scaling: BAYES_SPAM's full score stays below the
-  quarantine threshold and BAYES_HAM's at most `required` below zero. The words alone may mark
-  a message, never hold or refuse it (as SpamAssassin and Rspamd bound their Bayes scores), and
-  ham words stuffed into spam can cancel one threshold's worth of other evidence, no more.
+- The content model's spam side is bounded after scaling: BAYES_SPAM's full score stays below
+  the quarantine threshold. The words alone may mark a message, never hold or refuse it (as
+  SpamAssassin and Rspamd bound their Bayes scores). Its ham side is not bounded: it can only
+  cause a miss, never a false positive, and on a development split carved from the train split
+  (4/5 to tune and train, the last 1/5 to measure) bounding BAYES_HAM at -5, -10, -15 or -25
+  cost ranking and false positives (verdict 1-AUC 0.004-0.035 % against 0.000 %, default FPR
+  0.2-2.0 % against 0.0 %).
 """
 from __future__ import annotations
 
