@@ -157,3 +157,37 @@ def test_a_kept_connection_of_a_restarted_postfix_is_replaced(own_postfix, start
     wait_for(lambda: copies(pf, second), 30, what="the second delivery")
     assert len(copies(pf, first)) == 1 and len(copies(pf, second)) == 1
     assert "downstream" not in "\n".join(line for line in mg.log().splitlines() if "WARNING" in line or "ERROR" in line)
+
+
+def test_behind_postfix_two_clients_through_one_kept_connection_each_forwarded_with_its_own_address(
+        tmp_path, start_mailguard):
+    import subprocess
+
+    from realservers import wait_port
+
+    before, filter_port = free_port(), free_port()
+    pf = Postfix(tmp_path / "pf", free_port(),
+                 extra_master=f"127.0.0.1:{before} inet n - n - - smtpd\n"
+                              f"  -o smtpd_proxy_filter=127.0.0.1:{filter_port}\n"
+                              f"  -o syslog_name=postfix/before\n")
+    pf.setup()
+    pf.start()
+    try:
+        start_mailguard(pf.port, relay={"mode": "behind", "pool_idle_timeout": 60.0},
+                        server={"listen": f"127.0.0.1:{filter_port}", "trusted_networks": ["127.0.0.0/8"]})
+        wait_port(before)
+        tags = {"127.0.0.2": uuid.uuid4().hex, "127.0.0.3": uuid.uuid4().hex}
+        for source, tag in tags.items():
+            res = subprocess.run(["swaks", "--server", f"127.0.0.1:{before}", "--local-interface", source,
+                                  "--to", f"user@{TEST_DOMAIN}", "--from", "alice@outside.example",
+                                  "--helo", f"helo-{tag}.example", "--header", f"Subject: behind {tag}"],
+                                 capture_output=True, text=True, timeout=60)
+            assert res.returncode == 0, res.stdout + res.stderr
+        for source, tag in tags.items():
+            data = pf.wait_delivered("user", lambda b, t=tag: t.encode() in b).read_bytes()
+            # The after-filter smtpd's Received header: XFORWARD gave it this transaction's client.
+            assert re.search(rf"Received: from helo-{tag}\.example \([^)]*\[{re.escape(source)}\]\)".encode(), data), data[:400]
+        after_filter_connects = len(re.findall(r"postfix/smtpd\[\d+\]: connect from ", pf.log()))
+        assert after_filter_connects - len(re.findall(r"postfix/smtpd\[\d+\]: lost connection after CONNECT ", pf.log())) == 1, pf.log()
+    finally:
+        pf.close()
