@@ -115,6 +115,8 @@ class RelaySettings:
     connect_timeout: float = 10.0
     command_timeout: float = 60.0  # greeting, EHLO, XCLIENT, MAIL, RCPT, RSET
     data_timeout: float = 0.0  # DATA: our first byte to the final reply; 0: see Config.relay_data_timeout
+    pool_size: int = 10  # idle downstream connections kept for the next sessions; 0: none
+    pool_idle_timeout: float = 5.0  # seconds an idle one is kept (below Postfix's smtpd_timeout)
 
 
 @dataclass(frozen=True)
@@ -335,6 +337,10 @@ def _validate(cfg: Config, fail: Fail) -> None:
             fail(section, key, "must be greater than 0")
     if cfg.relay.data_timeout < 0:
         fail("relay", "data_timeout", "must be 0 (automatic) or more")
+    if cfg.relay.pool_size < 0:
+        fail("relay", "pool_size", "must be 0 (no pool) or more")
+    if cfg.relay.pool_idle_timeout <= 0:
+        fail("relay", "pool_idle_timeout", "must be greater than 0")
     if cfg.relay.data_timeout and cfg.relay.data_timeout + cfg.server.scan_timeout > 600:
         fail("relay", "data_timeout", "with [server] scan_timeout over 600 s: the client gives up first "
                                       "(RFC 5321 §4.5.3.2.6) and would retry a message the downstream took")

@@ -43,6 +43,9 @@ class SmtpClient:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     extensions: dict[str, str] = field(default_factory=dict)  # EHLO keyword (lower case) → parameters
+    # A command or message is written and its reply not read yet (it stays set when the wait is
+    # cancelled): such a connection is never reused, its next reply belongs to the old command.
+    in_flight: bool = False
 
     @classmethod
     async def connect(cls, host: str, port: int, timeout: float) -> "tuple[SmtpClient, Reply]":
@@ -65,6 +68,12 @@ class SmtpClient:
     @property
     def is_connected(self) -> bool:
         return not self.writer.is_closing()
+
+    @property
+    def reusable(self) -> bool:
+        """Connected, between commands, and not closed by the server meanwhile (as far as
+        we can tell without asking: a closed one is found at the next command)."""
+        return not self.writer.is_closing() and not self.in_flight and not self.reader.at_eof()
 
     def supports(self, keyword: str) -> bool:
         return keyword.lower() in self.extensions
@@ -100,8 +109,11 @@ class SmtpClient:
 
     async def _send(self, data: bytes, timeout: float) -> Reply:
         deadline = asyncio.get_running_loop().time() + timeout
+        self.in_flight = True
         await self._write((data,), deadline, timeout)
-        return await self.read_reply(max(deadline - asyncio.get_running_loop().time(), 0.001))
+        reply = await self.read_reply(max(deadline - asyncio.get_running_loop().time(), 0.001))
+        self.in_flight = False
+        return reply
 
     async def _write(self, chunks: Iterable[bytes], deadline: float, timeout: float) -> bool:
         """Write every chunk (waiting for room) before `deadline`; whether the last ended a line."""
@@ -135,6 +147,7 @@ class SmtpClient:
         the final dot, and the server's answer — all within `timeout`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        self.in_flight = True
         ends_with_eol = await self._write(_wire_chunks(parts), deadline, timeout)
         end = b".\r\n" if ends_with_eol else b"\r\n.\r\n"
         return await self._send(end, max(deadline - loop.time(), 0.001))

@@ -1,10 +1,14 @@
-"""The downstream connection: one per client session, driven in lock-step with the client.
+"""The downstream connection of a client session, driven in lock-step with the client.
 
 Every answer the client gets to MAIL, RCPT and DATA is the downstream's answer (or a 4xx of ours
 when the downstream cannot be reached in time). In front mode the real client is handed over with
 XCLIENT, so Postfix applies its relay and access rules to it; if the downstream will not take
 XCLIENT from us we refuse to relay at all (fail closed: otherwise Postfix would judge *us*).
 In behind mode the client facts are passed on with XFORWARD, for Postfix's logging.
+
+When the session ends cleanly its connection goes to the server's pool (pool.py) for the next
+session, which starts with its own XCLIENT (front) or XFORWARD (behind); one found closed by the
+downstream is replaced at MAIL, before anything of the message was sent.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from mailguard.scan.facts import ClientFacts
 from mailguard.smtp import helo as helo_names
 from mailguard.smtp import xtext
 from mailguard.smtp.client import ClientError, ClientTimeout, SmtpClient, UnsafeCommand
+from mailguard.smtp.pool import DownstreamPool, Parked
 from mailguard.smtp.replies import DOWNSTREAM_UNAVAILABLE, Reply
 
 log = logging.getLogger("mailguard.relay")
@@ -62,14 +67,19 @@ class Downstream:
     """A connection to the downstream with the XCLIENT/XFORWARD hand-over and our deadlines."""
 
     def __init__(self, target: HostPort, settings: RelaySettings, local_hostname: str,
-                 data_timeout: float) -> None:
+                 data_timeout: float, pool: DownstreamPool | None = None) -> None:
         self.target = target
         self.settings = settings
         self.local_hostname = local_hostname
         # The wait for the answer to the final dot (see Config.relay_data_timeout).
         self.data_timeout = data_timeout
+        self.pool = pool
         self._smtp: SmtpClient | None = None
         self._xclient_sent: ClientFacts | None = None
+        self._pooled = False  # the connection came from the pool
+        self._transactions = 0  # MAIL commands it has carried
+        self._open = False  # a MAIL was accepted and its transaction not ended yet
+        self._refused = False  # the downstream answered an error on it (Postfix counts them)
 
     def _failed_data(self, why: str) -> Reply:
         """The downstream failed after DATA: dropped; the client hears 451 and sends again."""
@@ -97,9 +107,18 @@ class Downstream:
         if reply.code == 421:  # the downstream is closing; never pass a 421 to our client
             self._drop()
             raise _unavailable(f"closing at {args[0].decode()}: {reply.code} {reply.text.splitlines()[0] if reply.text else ''}")
+        self._refused = self._refused or reply.code >= 400
         return reply
 
-    async def _connect(self) -> None:
+    async def _connect(self, pooled: bool) -> None:
+        parked = self.pool.take(self.target) if pooled and self.pool is not None else None
+        self._pooled = parked is not None
+        self._xclient_sent = None  # a pooled connection carries another session's client
+        self._open = self._refused = False
+        if parked is not None:
+            self._smtp, self._transactions = parked.smtp, parked.transactions
+            return
+        self._transactions = 0
         try:
             smtp, greeting = await SmtpClient.connect(self.target.host, self.target.port,
                                                       self.settings.connect_timeout)
@@ -111,7 +130,6 @@ class Downstream:
             smtp.close()
             raise _unavailable(f"greeted with {greeting.code}")
         self._smtp = smtp
-        self._xclient_sent = None
         reply = await self._ehlo(self.local_hostname)
         if not reply.ok:
             self._drop()
@@ -176,18 +194,24 @@ class Downstream:
         """Start a transaction downstream (connecting first when needed) and return its answer."""
         reused = self.connected
         try:
-            return await self._start(client, mode, sender, params)
+            return await self._start(client, mode, sender, params, pooled=True)
         except DownstreamFailure:
-            if not reused or self.connected:
+            if self.connected or not (reused or self._pooled):
                 raise
-        # The idle connection we reused had been closed by the downstream: once more, afresh.
-        return await self._start(client, mode, sender, params)
+        # The idle connection we reused (ours, or the pool's) had been closed by the downstream
+        # (its idle timeout, a restart): nothing of this transaction was sent; once more, afresh.
+        if self.pool is not None:
+            self.pool.discard(self.target)
+        return await self._start(client, mode, sender, params, pooled=False)
 
-    async def _start(self, client: ClientFacts, mode: str, sender: str, params: list[str]) -> Reply:
+    async def _start(self, client: ClientFacts, mode: str, sender: str, params: list[str], pooled: bool) -> Reply:
         if not self.connected:
-            await self._connect()
+            await self._connect(pooled)
         await self._hand_over_client(client, mode)
-        return await self._command(b"MAIL", _wire(f"FROM:<{sender}>"), *(_wire(p) for p in params))
+        self._transactions += 1
+        reply = await self._command(b"MAIL", _wire(f"FROM:<{sender}>"), *(_wire(p) for p in params))
+        self._open = reply.ok
+        return reply
 
     async def rcpt(self, rcpt: str, params: list[str]) -> Reply:
         if not self.connected:
@@ -207,6 +231,7 @@ class Downstream:
             if start.code != 354:
                 if start.code == 421:
                     return self._failed_data("closing at DATA")
+                self._refused = True
                 return start
             reply = await self._smtp.send_message(parts, timeout=max(deadline - loop.time(), 0.001))
         except ClientTimeout:
@@ -215,6 +240,8 @@ class Downstream:
             return self._failed_data(f"connection lost during DATA: {exc.why}")
         if reply.code == 421:
             return self._failed_data("closing after the message")
+        self._open = False
+        self._refused = self._refused or reply.code >= 400
         return reply
 
     async def rset(self) -> None:
@@ -225,6 +252,7 @@ class Downstream:
             reply = await self._command(b"RSET")
             if not reply.ok:
                 self._drop()
+            self._open = False
         except DownstreamFailure:
             pass
 
@@ -233,9 +261,27 @@ class Downstream:
             self._smtp.close()
         self._smtp = None
         self._xclient_sent = None
+        self._open = False
 
     def close(self) -> None:
         self._drop()
+
+    async def release(self) -> None:
+        """The client session is over: the connection goes to the pool for the next session when
+        it ended cleanly (after RSET if a transaction was left open), else it is ended (QUIT)."""
+        if self.pool is None or not self.connected or self._refused:
+            return await self.quit()
+        if self._open:
+            await self.rset()
+            if not self.connected or self._refused:
+                return await self.quit()
+        assert self._smtp is not None
+        if self.pool.park(self.target, Parked(self._smtp, self._transactions),
+                          self.settings.pool_size, self.settings.pool_idle_timeout):
+            self._smtp = None
+            self._xclient_sent = None
+            return
+        await self.quit()
 
     async def quit(self) -> None:
         if self.connected:

@@ -27,6 +27,7 @@ from mailguard.ipaddrs import in_networks
 from mailguard.metrics import NO_METRICS, Recorder
 from mailguard.metrics.recorder import ConnectionLimit
 from mailguard.scan.pipeline import Pipeline
+from mailguard.smtp.pool import DownstreamPool
 from mailguard.store.base import Store
 from mailguard.watch import FileWatch
 
@@ -111,6 +112,7 @@ class ServerState:
     # queueing mail of our own. None outside `serve`.
     outbox: object | None = None
     metrics: Recorder = NO_METRICS
+    downstream_pool: DownstreamPool = field(default_factory=DownstreamPool)  # idle, for the next sessions
     _clients: collections.Counter = field(default_factory=collections.Counter)
     _keys: dict = field(default_factory=dict)  # session → the counter keys it holds
     # The message bytes all sessions hold ([server] max_bytes_in_flight); after the last of a
@@ -348,6 +350,7 @@ async def _shutdown(server: asyncio.Server | None, state: ServerState, grace: fl
     if server is not None:
         server.close()
     state.shutting_down = True
+    state.downstream_pool.close()
     milter_closed = asyncio.ensure_future(milter.shutdown(grace)) if milter is not None else None
     for session in list(state.sessions):
         if session.txn is None and not session.busy and session.transport is not None:

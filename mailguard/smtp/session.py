@@ -62,7 +62,8 @@ class ProxySession(SMTP):
             timeout=cfg.server.command_timeout,
         )
         self.command_size_limit = COMMAND_LINE_LIMIT
-        self.downstream = Downstream(cfg.downstream, cfg.relay, runtime.hostname, cfg.relay_data_timeout)
+        self.downstream = Downstream(cfg.downstream, cfg.relay, runtime.hostname, cfg.relay_data_timeout,
+                                     state.downstream_pool)
         self.flow = MessageFlow(runtime, ClientFacts(), spawn=state.spawn)
         self.xforward: dict[str, str] = {}
         self.busy = False  # a DATA is being scanned or relayed: shutdown waits for it
@@ -113,8 +114,9 @@ class ProxySession(SMTP):
             self._client_name.cancel()
         self.flow.close()
         self._release()
-        # The client is gone: end the downstream session politely without holding anything up.
-        self.state.spawn(self.downstream.quit())
+        # The client is gone: its downstream connection goes to the pool, or is ended politely,
+        # without holding anything up.
+        self.state.spawn(self.downstream.release())
         super().connection_lost(error)
 
     def eof_received(self) -> Optional[bool]:

@@ -255,3 +255,13 @@ def test_config_agreements_load():
                                '[[advertising.agreement]]\nrecipient = "a@example.vn"\nadvertiser = "*"\nlimit = 10\n')
     assert [a.limit for a in cfg.advertising.agreement] == ["unlimited", 10]
     assert cfg.advertising.daily_limit == 3 and not cfg.advertising.label_subject and not cfg.advertising.outbound
+
+
+def test_ascii_text_folds_as_any_other_text():
+    """Plain ASCII takes a faster path through fold(): every ASCII character between two words
+    folds as it does in text that also holds a non-ASCII word (the general path)."""
+    from mailguard.advertising.fold import fold
+
+    for code in range(128):
+        text = f"Sale{chr(code)}50%"
+        assert fold(text + " жар") == fold(text).rstrip(" ") + " жар ", repr(chr(code))

@@ -117,6 +117,8 @@ def test_file_holds_only_what_it_changes(tmp_path):
     ('[server]\nlisten = "127.0.0.1:25"\nmax_conections = 5\n', "m.toml:3: [server] max_conections: unknown key"),
     ('[server]\nmax_connections = "many"\n', "m.toml:2: [server] max_connections: expected a whole number"),
     ('[relay]\nmode = "sideways"\n', "m.toml:2: [relay] mode: expected one of 'front', 'behind'"),
+    ('[relay]\npool_size = -1\n', "m.toml:2: [relay] pool_size: must be 0 (no pool) or more"),
+    ('[relay]\npool_idle_timeout = 0\n', "m.toml:2: [relay] pool_idle_timeout: must be greater than 0"),
     ('[serverr]\n', "m.toml:1: unknown section [serverr]"),
     ('[server]\nlisten = "127.0.0.1"\n', "m.toml:2: [server] listen: '127.0.0.1': a port is required"),
     ('[server\nlisten = 1\n', "m.toml:1: TOML syntax error"),
