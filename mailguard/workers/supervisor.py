@@ -159,6 +159,7 @@ class Supervisor:
     def _stop(self, why: str) -> None:
         log.info("stopping (%s): the workers finish what is in flight", why)
         self.stopping_at = time.monotonic() + self.config.server.shutdown_grace + STOP_MARGIN
+        self.listeners.close()  # the port closes with the workers' copies: no client waits on a backlog nobody takes
         for w in self.workers:
             w.restart_at = None
             if w.pid:
@@ -171,6 +172,7 @@ class Supervisor:
             return
         if READY in data:
             worker.ready = True
+            log.info("worker %d ready (pid %d)", worker.id, worker.pid)
             if worker.reload_pending:
                 worker.reload_pending = False
                 _kill(worker.pid, signal.SIGHUP)
