@@ -9,6 +9,8 @@ import subprocess
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from metricstools import scrape
+from rawsmtp import RawClient
 from realservers import TEST_DOMAIN, wait_for
 
 WORKER = re.compile(r" worker=(\d+): ")
@@ -148,3 +150,38 @@ def test_a_worker_killed_during_a_burst_loses_and_doubles_nothing_and_is_restart
     restarted = wait_for(lambda: (p := worker_pid(mg, 1)) != victim and p, 30, what="worker 1 restarted")
     wait_for(lambda: f"worker 1 ready (pid {restarted})" in mg.log(), 30, what="the restarted worker ready")
     assert send(mg.port, f"k{uuid.uuid4().hex}") == "250"
+
+
+def test_the_per_client_connection_limit_counts_the_connections_of_every_worker(postfix, start_mailguard):
+    mg = start_mailguard(postfix.port, args=["--workers", "2"],
+                         server={"client_limit_exceptions": [], "max_connections_per_ip": 3})
+    clients = []
+    try:
+        for _ in range(8):  # each held open; either worker may take it
+            clients.append(RawClient(mg.port, source="127.0.0.2"))
+            clients[-1].greeting = clients[-1].reply()
+        greetings = [c.greeting[:3] for c in clients]
+        assert greetings.count(b"220") == 3, greetings
+        assert greetings.count(b"421") == 5
+        assert all(b"too many connections from your address" in c.greeting for c in clients if c.greeting[:3] == b"421")
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_metrics_add_up_the_workers_and_keep_a_dead_workers_counts(postfix, start_mailguard):
+    mg = start_mailguard(postfix.port, args=["--workers", "2"], metrics={"listen": "127.0.0.1:0"})
+    assert sum(1 for line in mg.stderr_lines if line.startswith("metrics listening on ")) == 1
+    tags = [f"m{uuid.uuid4().hex}" for _ in range(20)]
+    assert set(burst(mg.port, tags, 4).values()) == {"250"}
+    taken_by = set(wait_for(lambda: len(w := trail_workers(mg, tags)) == len(tags) and w, 10,
+                            what="a trail line for every message").values())
+    assert scrape(mg.metrics_port).total("mailguard_messages_total", frontend="smtp") == 20
+    victim = worker_pid(mg, 1)
+    subprocess.run(["kill", "-9", str(victim)], check=True)
+    restarted = wait_for(lambda: (p := worker_pid(mg, 1)) != victim and p, 30, what="worker 1 restarted")
+    wait_for(lambda: f"worker 1 ready (pid {restarted})" in mg.log(), 30, what="the restarted worker ready")
+    after = scrape(mg.metrics_port)
+    assert after.total("mailguard_messages_total", frontend="smtp") == 20  # what the dead worker counted stays
+    assert after.get("mailguard_connections_open", frontend="smtp") == 0
+    assert taken_by == {0, 1}
