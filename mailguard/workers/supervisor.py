@@ -226,7 +226,7 @@ class Supervisor:
             from prometheus_client import multiprocess
 
             multiprocess.mark_process_dead(pid, self.metrics_dir)
-        if self.stopping_at is not None:
+        if self.stopping_at is not None or not self.announced:
             log.info("worker %d (pid %d) %s", worker.id, pid, how)
             return
         lived = time.monotonic() - worker.started
