@@ -304,6 +304,8 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
         for section in ("server", "milter", "metrics"):
             if getattr(new_config, section).listen != getattr(holder.runtime.config, section).listen:
                 log.warning("reload: [%s] listen changed; it takes effect at the next restart", section)
+        if new_config.server.workers != holder.runtime.config.server.workers:
+            log.warning("reload: [server] workers changed; it takes effect at the next restart")
         holder.runtime = new_runtime
         state.configure(new_config.server, new_config.client_limit_exceptions)
         rules = new_runtime.services.rules if new_runtime.services is not None else None

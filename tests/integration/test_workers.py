@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from metricstools import scrape
 from rawsmtp import RawClient
-from realservers import TEST_DOMAIN, wait_for
+from realservers import TEST_DOMAIN, Mailguard, Postfix, config_for, free_port, wait_for
 
 WORKER = re.compile(r" worker=(\d+): ")
 
@@ -185,3 +185,29 @@ def test_metrics_add_up_the_workers_and_keep_a_dead_workers_counts(postfix, star
     assert after.total("mailguard_messages_total", frontend="smtp") == 20  # what the dead worker counted stays
     assert after.get("mailguard_connections_open", frontend="smtp") == 0
     assert taken_by == {0, 1}
+
+
+def test_two_workers_on_the_milter_port_scan_every_message_once(tmp_path, session_dns):
+    milter_port, plain_port = free_port(), free_port()
+    postfix = Postfix(tmp_path / "postfix", free_port(),
+                      extra_master=f"127.0.0.1:{plain_port} inet n - n - - smtpd -o smtpd_milters=\n",
+                      extra_main=f"smtpd_milters = inet:127.0.0.1:{milter_port}\n"
+                                 "milter_default_action = tempfail\nmilter_protocol = 6\n")
+    mg = Mailguard(tmp_path / "mg", config_for(plain_port, server={"listen": ""}, dns={"servers": [session_dns.address]},
+                                               milter={"listen": f"127.0.0.1:{milter_port}"}), ["--workers", "2"])
+    mg.start()
+    try:
+        postfix.setup()
+        postfix.start()
+        assert sum(1 for line in mg.stderr_lines if line.startswith("milter listening on ")) == 1
+        tags = [f"r{uuid.uuid4().hex}" for _ in range(30)]
+        assert set(burst(postfix.port, tags, 6).values()) == {"250"}
+        wait_for(lambda: all(copies(postfix, tags).values()), 60, what="all 30 messages delivered")
+        assert set(copies(postfix, tags).values()) == {1}
+        for path in postfix.delivered("user"):
+            assert b"X-Spam-Status: No, score=" in path.read_bytes().split(b"\n\n", 1)[0]
+        assert set(wait_for(lambda: len(w := trail_workers(mg, tags)) == len(tags) and w, 10,
+                            what="a trail line for every message").values()) == {0, 1}
+    finally:
+        postfix.close()
+        assert mg.stop() == 0
