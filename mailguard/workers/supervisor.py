@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailguard.clientcounts import SharedTable
-from mailguard.config import Config
+from mailguard.config import Config, ConfigError
 from mailguard.workers.context import READY, WorkerContext
 from mailguard.workers.listeners import Listeners, bound
 
@@ -133,6 +133,8 @@ class Supervisor:
 
             tag_logs(worker.id, self.config.server.log_format)
             status = self.run_worker(WorkerContext(worker.id, self.listeners, self.table.for_worker(worker.id), ready_fd))
+        except ConfigError as exc:  # the rules, a list, the TLS certificate refused: as a single process says it
+            print(f"mailguard: {exc}", file=sys.stderr)
         except BaseException:
             log.exception("worker %d failed", worker.id)
         finally:
