@@ -148,12 +148,8 @@ class ServerState:
             self.metrics.connection_opened("smtp")
         self.sessions.add(session)
         keys = _client_keys(ip) if limit_per_client and not in_networks(ip, self.exceptions) else ()
-        if session not in self._keys:
-            self.clients.add(ALL_CLIENTS, 1)
-        for key in self._keys.get(session, ()):
-            self.clients.add(key, -1)
         self._keys[session] = keys
-        for key in keys:
+        for key in (ALL_CLIENTS, *keys):
             self.clients.add(key, 1)
         return self.refusal(session)
 
