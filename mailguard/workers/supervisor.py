@@ -148,7 +148,7 @@ class Supervisor:
         except BlockingIOError:
             return
         for sig in data:
-            if sig == signal.SIGHUP:
+            if sig == signal.SIGHUP and self.stopping_at is None:  # a stopping worker no longer handles it
                 log.info("SIGHUP: passed on to the workers")
                 for w in self.workers:
                     if w.pid and w.ready:
