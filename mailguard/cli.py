@@ -4,13 +4,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailguard import __version__
 from mailguard import config as config_mod
 from mailguard.config import Config, ConfigError, parse_host_port
+
+if TYPE_CHECKING:
+    from mailguard.workers.context import WorkerContext
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -21,6 +28,16 @@ def _host_port(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of at least 1")
+    return value
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen", metavar="HOST:PORT", type=_host_port, help="overrides [server] listen")
     p.add_argument("--downstream", metavar="HOST:PORT", type=_host_port, help="overrides [relay] downstream")
     p.add_argument("--milter", metavar="HOST:PORT", type=_host_port, help="overrides [milter] listen")
+    p.add_argument("--workers", metavar="N", type=_positive, help="worker processes (overrides [server] workers; "
+                   "default: one per core; 1: a single process)")
 
     p = sub.add_parser("scan", help="scan messages from files, folders, Maildirs and mbox files")
     _common(p)
@@ -128,6 +147,12 @@ def setup_logging(level: str, log_format: str = "text") -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     cfg = load_config(args)
+    workers = args.workers or cfg.server.workers or os.cpu_count() or 1
+    metrics_dir = None
+    if workers > 1 and cfg.metrics_listen is not None:
+        # Before prometheus-client is first imported: it picks its multiprocess mode then.
+        metrics_dir = tempfile.mkdtemp(prefix="mailguard-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     from mailguard.checks.registry import CheckServices, build_pipeline
     from mailguard.smtp.server import Runtime, serve, tls_context_for
     from mailguard.store import backends
@@ -161,18 +186,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
                        learner=learner, never_block=never_block, bayes=current.bayes,
                        metrics=metrics, services=current)  # serve adds the outbox's wake-up
 
-    async def run() -> int:
+    async def run(worker: WorkerContext | None) -> int:
         try:
             store = await backends.open(cfg)
         except StoreError as exc:
             print(f"mailguard: {exc}", file=sys.stderr)
             return EXIT_PROBLEMS
         try:
-            return await serve(lambda: load_config(args), build_runtime, store)
+            return await serve(lambda: load_config(args), build_runtime, store, worker)
         finally:
             await store.close()
 
-    return asyncio.run(run())
+    if workers == 1:
+        return asyncio.run(run(None))
+    from mailguard.workers.supervisor import Supervisor
+
+    try:
+        return Supervisor(cfg, workers, lambda worker: asyncio.run(run(worker)), metrics_dir).run()
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def cmd_config(args: argparse.Namespace) -> int:

@@ -77,6 +77,7 @@ def parse_host_port(text: str, default_port: int | None = None) -> HostPort:
 class ServerSettings:
     listen: str = "127.0.0.1:10024"
     hostname: str = ""  # empty: the machine's FQDN
+    workers: int = 0  # worker processes; 0: one per core (os.cpu_count()); 1: one process, no supervisor
     max_connections: int = 200
     max_recipients: int = 1000
     max_message_size: int = 10_240_000  # bytes; Postfix's message_size_limit default
@@ -341,6 +342,8 @@ def _validate(cfg: Config, fail: Fail) -> None:
         fail("relay", "pool_size", "must be 0 (no pool) or more")
     if cfg.relay.pool_idle_timeout <= 0:
         fail("relay", "pool_idle_timeout", "must be greater than 0")
+    if cfg.server.workers < 0:
+        fail("server", "workers", "must be 0 (one per core) or more")
     if cfg.relay.data_timeout and cfg.relay.data_timeout + cfg.server.scan_timeout > 600:
         fail("relay", "data_timeout", "with [server] scan_timeout over 600 s: the client gives up first "
                                       "(RFC 5321 §4.5.3.2.6) and would retry a message the downstream took")

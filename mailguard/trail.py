@@ -21,6 +21,7 @@ from mailguard.smtp.replies import Reply
 log = logging.getLogger("mailguard.trail")
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+WORKER_TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s worker=%(worker)s: %(message)s"
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,13 @@ def result_of(reply: Reply) -> str:
     return "accepted" if reply.ok else "deferred" if reply.code < 500 else "refused"
 
 
-def formatter(log_format: str) -> logging.Formatter:
-    """The formatter of every log line: text, or JSON objects (python-json-logger)."""
+def formatter(log_format: str, with_worker: bool = False) -> logging.Formatter:
+    """The formatter of every log line: text, or JSON objects (python-json-logger). With worker
+    processes (mailguard/workers/logid.py), each record carries its worker's id."""
     if log_format == "json":
         return JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", json_ensure_ascii=False,
                              rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
-    return logging.Formatter(TEXT_FORMAT)
+    return logging.Formatter(WORKER_TEXT_FORMAT if with_worker else TEXT_FORMAT)
 
 
 def _one_line(reply: Reply) -> str:

@@ -335,7 +335,8 @@ class Mailguard:
 
 def config_for(downstream_port: int, **sections: dict) -> str:
     """A config file text: the downstream and whatever the test changes."""
-    merged: dict[str, dict] = {"server": {"listen": "127.0.0.1:0", "hostname": "mailguard.test.example"},
+    # One process unless the test asks for workers (tests/integration/test_workers.py).
+    merged: dict[str, dict] = {"server": {"listen": "127.0.0.1:0", "hostname": "mailguard.test.example", "workers": 1},
                                "relay": {"downstream": f"127.0.0.1:{downstream_port}"}}
     for name, values in sections.items():
         merged.setdefault(name, {}).update(values)

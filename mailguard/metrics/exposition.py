@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -41,8 +42,10 @@ class Exposition:
         return await asyncio.wait_for(loop.run_in_executor(None, generate_latest, self.registry), RENDER_TIMEOUT)
 
 
-async def serve_metrics(listen: HostPort, recorder_registry: CollectorRegistry, sources: StateSources) -> MetricsListener:
-    """The /metrics listener, bound (OSError when it cannot be). With PROMETHEUS_MULTIPROC_DIR set,
-    it serves what every process wrote there."""
+async def serve_metrics(listen: HostPort, recorder_registry: CollectorRegistry, sources: StateSources,
+                        sock: socket.socket | None = None) -> MetricsListener:
+    """The /metrics listener, bound (OSError when it cannot be), or on `sock` (worker processes:
+    any worker answers a scrape). With PROMETHEUS_MULTIPROC_DIR set, it serves what every process
+    wrote there."""
     exposition = Exposition(recorder_registry, sources, os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None)
-    return await MetricsListener.start(listen, exposition.render)
+    return await MetricsListener.start(listen, exposition.render, sock)

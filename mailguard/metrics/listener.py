@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -36,11 +37,16 @@ class MetricsListener:
     _open: int = 0
 
     @classmethod
-    async def start(cls, listen: HostPort, render: Callable[[], Awaitable[bytes]]) -> MetricsListener:
-        """Listening on `listen` (port 0: a free one, in `bound`); OSError when it cannot."""
+    async def start(cls, listen: HostPort, render: Callable[[], Awaitable[bytes]],
+                    sock: socket.socket | None = None) -> MetricsListener:
+        """Listening on `listen` (port 0: a free one, in `bound`), or accepting on `sock` bound
+        already (worker processes); OSError when it cannot."""
         holder: list[MetricsListener] = []
-        server = await asyncio.start_server(lambda r, w: holder[0]._serve(r, w), host=listen.host,
-                                            port=listen.port, reuse_address=True, limit=MAX_HEAD)
+        if sock is not None:
+            server = await asyncio.start_server(lambda r, w: holder[0]._serve(r, w), sock=sock, limit=MAX_HEAD)
+        else:
+            server = await asyncio.start_server(lambda r, w: holder[0]._serve(r, w), host=listen.host,
+                                                port=listen.port, reuse_address=True, limit=MAX_HEAD)
         me = cls(server, HostPort(listen.host, server.sockets[0].getsockname()[1]), render)
         holder.append(me)
         return me

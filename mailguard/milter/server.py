@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -33,8 +34,9 @@ class MilterServer:
 
     @classmethod
     async def start(cls, listen: HostPort, current_runtime: Callable[[], "Runtime"],
-                    state: "ServerState") -> "MilterServer":
-        """Listening on `listen` (port 0: a free one, in `bound`); OSError when it cannot."""
+                    state: "ServerState", sock: socket.socket | None = None) -> "MilterServer":
+        """Listening on `listen` (port 0: a free one, in `bound`), or accepting on `sock` bound
+        already (worker processes); OSError when it cannot."""
         holder: list[MilterServer] = []
 
         async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -59,7 +61,10 @@ class MilterServer:
                 if task is not None:
                     me.tasks.discard(task)
 
-        server = await asyncio.start_server(connected, host=listen.host, port=listen.port, reuse_address=True)
+        if sock is not None:
+            server = await asyncio.start_server(connected, sock=sock)
+        else:
+            server = await asyncio.start_server(connected, host=listen.host, port=listen.port, reuse_address=True)
         me = cls(server, HostPort(listen.host, server.sockets[0].getsockname()[1]))
         holder.append(me)
         return me

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from mailguard import domains, memory
+from mailguard.clientcounts import ClientCounts, LocalCounts
 from mailguard.inflight import Budget
 from mailguard.config import Config, ConfigError, HostPort, ServerSettings, parse_host_port
 from mailguard.dnsresolver import Resolver
@@ -33,6 +34,7 @@ from mailguard.watch import FileWatch
 
 if TYPE_CHECKING:
     from mailguard.checks.registry import CheckServices
+    from mailguard.workers.context import WorkerContext
 
 log = logging.getLogger("mailguard.server")
 
@@ -113,7 +115,9 @@ class ServerState:
     outbox: object | None = None
     metrics: Recorder = NO_METRICS
     downstream_pool: DownstreamPool = field(default_factory=DownstreamPool)  # idle, for the next sessions
-    _clients: collections.Counter = field(default_factory=collections.Counter)
+    # Open sessions per counter key (ALL_CLIENTS, address, network): this process's, or, with
+    # worker processes, all workers' (clientcounts.py).
+    clients: ClientCounts = field(default_factory=LocalCounts)
     _keys: dict = field(default_factory=dict)  # session → the counter keys it holds
     # The message bytes all sessions hold ([server] max_bytes_in_flight); after the last of a
     # burst is given back, memory is trimmed.
@@ -147,8 +151,8 @@ class ServerState:
         self.sessions.add(session)
         keys = _client_keys(ip) if limit_per_client and not in_networks(ip, self.exceptions) else ()
         self._keys[session] = keys
-        for key in keys:
-            self._clients[key] += 1
+        for key in (ALL_CLIENTS, *keys):
+            self.clients.add(key, 1)
         return self.refusal(session)
 
     def refusal(self, session) -> str:
@@ -158,11 +162,11 @@ class ServerState:
     def limit_reached(self, session) -> ConnectionLimit | None:
         """The connection limit the session is over, if any."""
         keys = self._keys.get(session, ())
-        if len(self.sessions) > self.max_connections:
+        if self.clients.count(ALL_CLIENTS) > self.max_connections:
             return "max_connections"
-        if keys and self._clients[keys[0]] > self.per_ip:
+        if keys and self.clients.count(keys[0]) > self.per_ip:
             return "per_ip"
-        if keys and self._clients[keys[1]] > self.per_net:
+        if keys and self.clients.count(keys[1]) > self.per_net:
             return "per_net"
         return None
 
@@ -175,10 +179,9 @@ class ServerState:
         if session in self.sessions:
             self.metrics.connection_closed("smtp")
         self.sessions.discard(session)
-        for key in self._keys.pop(session, ()):
-            self._clients[key] -= 1
-            if not self._clients[key]:
-                del self._clients[key]
+        if session in self._keys:
+            for key in (ALL_CLIENTS, *self._keys.pop(session)):
+                self.clients.add(key, -1)
 
 
 CONNECTION_REFUSALS: dict[ConnectionLimit, str] = {
@@ -186,6 +189,9 @@ CONNECTION_REFUSALS: dict[ConnectionLimit, str] = {
     "per_ip": "421 4.7.0 Error: too many connections from your address, try again later",
     "per_net": "421 4.7.0 Error: too many connections from your network, try again later",
 }
+
+
+ALL_CLIENTS = "*"  # the counter key of every session ([server] max_connections)
 
 
 def _client_keys(ip: str | None) -> tuple[str, ...]:
@@ -206,7 +212,9 @@ class RuntimeHolder:
 
 
 async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Config, Store, Recorder], Runtime],
-                store: Store) -> int:
+                store: Store, worker: WorkerContext | None = None) -> int:
+    """The server of one process: alone (it binds and announces), or one of the supervisor's
+    workers (`worker`: it accepts on the supervisor's sockets and tells it when it is ready)."""
     config = load_config()
     memory.fix_mmap_threshold()
     if not domains.is_fqdn(config.hostname):
@@ -231,6 +239,8 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
 
     holder = RuntimeHolder(runtime_for(config))
     state = ServerState(max_connections=config.server.max_connections, metrics=metrics)
+    if worker is not None:
+        state.clients = worker.counts
     state.configure(config.server, config.client_limit_exceptions)
     loop = asyncio.get_running_loop()
     from mailguard.smtp.session import ProxySession
@@ -243,19 +253,24 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
     try:
         if config.server.listen:  # empty: the milter alone
             listen: HostPort = config.listen
-            server = await loop.create_server(lambda: ProxySession(holder.runtime, state),
-                                              host=listen.host, port=listen.port, reuse_address=True)
+            if worker is not None and worker.listeners.smtp is not None:
+                server = await loop.create_server(lambda: ProxySession(holder.runtime, state), sock=worker.listeners.smtp)
+            else:
+                server = await loop.create_server(lambda: ProxySession(holder.runtime, state),
+                                                  host=listen.host, port=listen.port, reuse_address=True)
         if config.milter_listen is not None:
             from mailguard.milter.server import MilterServer
 
             listen = config.milter_listen
-            milter = await MilterServer.start(listen, lambda: holder.runtime, state)
+            milter = await MilterServer.start(listen, lambda: holder.runtime, state,
+                                              sock=worker.listeners.milter if worker is not None else None)
         if prometheus is not None and config.metrics_listen is not None:
             from mailguard.metrics.exposition import serve_metrics
             from mailguard.metrics.state import StateSources
 
             listen = config.metrics_listen
-            scrapes = await serve_metrics(listen, prometheus.registry, StateSources(store, lambda: holder.runtime.bayes))
+            scrapes = await serve_metrics(listen, prometheus.registry, StateSources(store, lambda: holder.runtime.bayes),
+                                          sock=worker.listeners.metrics if worker is not None else None)
     except OSError as exc:
         log.error("cannot listen on %s: %s", listen, exc.strerror or exc)
         for listener in (server, milter.server if milter else None):
@@ -287,6 +302,8 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
         for section in ("server", "milter", "metrics"):
             if getattr(new_config, section).listen != getattr(holder.runtime.config, section).listen:
                 log.warning("reload: [%s] listen changed; it takes effect at the next restart", section)
+        if new_config.server.workers != holder.runtime.config.server.workers:
+            log.warning("reload: [server] workers changed; it takes effect at the next restart")
         holder.runtime = new_runtime
         state.configure(new_config.server, new_config.client_limit_exceptions)
         rules = new_runtime.services.rules if new_runtime.services is not None else None
@@ -301,25 +318,32 @@ async def serve(load_config: Callable[[], Config], build_runtime: Callable[[Conf
     reloads = _Reloads(reload)
     loop.add_signal_handler(signal.SIGHUP, reloads.request)
     # Announce only once every signal handler is in place: a SIGHUP right after must reload, not kill.
+    # A worker tells its supervisor, which announces once for all of them.
     if server is not None:
-        bound = HostPort(config.listen.host, server.sockets[0].getsockname()[1])
-        print(f"listening on {bound}", file=sys.stderr, flush=True)
+        if worker is None:
+            bound = HostPort(config.listen.host, server.sockets[0].getsockname()[1])
+            print(f"listening on {bound}", file=sys.stderr, flush=True)
         log.info("mailguard relaying to %s in %s mode", config.downstream, config.relay.mode)
-    if milter is not None:
+    if milter is not None and worker is None:
         print(f"milter listening on {milter.bound}", file=sys.stderr, flush=True)
     watch = asyncio.create_task(FileWatch(lambda: _rereads(holder.runtime)).run())
-    if scrapes is not None:
+    if scrapes is not None and worker is None:
         print(f"metrics listening on {scrapes.bound}", file=sys.stderr, flush=True)
-    purge = asyncio.create_task(_purge_history_daily(store))
-    digests = asyncio.create_task(_send_digests(store, lambda: holder.runtime.config, outbox.wake))
+    if worker is not None:
+        worker.announce_ready()
+    housekeeping = worker is None or worker.housekeeping
+    purge = asyncio.create_task(_purge_history_daily(store)) if housekeeping else None
+    digests = (asyncio.create_task(_send_digests(store, lambda: holder.runtime.config, outbox.wake))
+               if housekeeping else None)
     state.outbox = outbox
     outbox.start()
     try:
         await stop.wait()
     finally:
         watch.cancel()
-        purge.cancel()
-        digests.cancel()
+        for task in (purge, digests):
+            if task is not None:
+                task.cancel()
         if scrapes is not None:
             scrapes.close()
         await _shutdown(server, state, holder.runtime.config.server.shutdown_grace, milter)

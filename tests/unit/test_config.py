@@ -123,6 +123,7 @@ def test_file_holds_only_what_it_changes(tmp_path):
     ('[server]\nlisten = "127.0.0.1"\n', "m.toml:2: [server] listen: '127.0.0.1': a port is required"),
     ('[server\nlisten = 1\n', "m.toml:1: TOML syntax error"),
     ('[actions]\nadd_header = 20.0\n', "[actions] add_header: thresholds must rise"),
+    ('[server]\nworkers = -1\n', "m.toml:2: [server] workers: must be 0 (one per core) or more"),
     # check sections: declared and validated by each check's spec
     ('[auth]\nenabled = true\nthreads = 0\n', "m.toml:3: [auth] threads: must be greater than 0"),
     ('[auth]\nbogus = 1\n', "m.toml:2: [auth] bogus: unknown key"),
@@ -159,6 +160,8 @@ def test_cli_exit_codes(tmp_path):
     assert "Traceback" not in res.stderr
     res = subprocess.run([VENV_BIN / "mailguard", "serve", "--bogus"], capture_output=True, text=True)
     assert res.returncode == 2
+    res = subprocess.run([VENV_BIN / "mailguard", "serve", "--workers", "0"], capture_output=True, text=True)
+    assert res.returncode == 2 and "--workers: '0': a whole number of at least 1" in res.stderr
     res = subprocess.run([VENV_BIN / "mailguard", "--version"], capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.startswith("mailguard ")
     good = tmp_path / "good.toml"
