@@ -26,11 +26,20 @@ def _squash(text: str) -> str:
     return " " + " ".join("".join(out).split()) + " "
 
 
+# Every combining mark of the Basic Multilingual Plane, deleted by str.translate in C (the
+# per-character test of unicodedata.combining was the check's largest own cost); a text with
+# characters beyond the BMP takes the exact per-character way.
+_NO_MARKS = dict.fromkeys(c for c in range(0x10000) if unicodedata.combining(chr(c)))
+
+
 def strip_marks(text: str) -> str:
     """`text` in NFC-equivalent lower case with combining marks dropped and `đ` as `d`."""
     decomposed = nfd(text.lower()).translate(_STROKES)
     if decomposed.isascii():
         return decomposed
+    stripped = decomposed.translate(_NO_MARKS)
+    if stripped.isascii() or max(stripped) <= "\uffff":
+        return stripped
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
