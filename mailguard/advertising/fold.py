@@ -19,9 +19,15 @@ _STROKES = str.maketrans({"đ": "d", "Đ": "d", "ð": "d", "ı": "i", "ł": "l",
 _ASCII_SPACES = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) in _KEEP)})
 
 
+# ... and for the rest of the Basic Multilingual Plane (text beyond it takes the loop).
+_BMP_SPACES = {c: " " for c in range(0x10000) if not (chr(c).isalnum() or chr(c) in _KEEP)}
+
+
 def _squash(text: str) -> str:
     if text.isascii():
         return " " + " ".join(text.translate(_ASCII_SPACES).split()) + " "
+    if max(text) <= "\uffff":
+        return " " + " ".join(text.translate(_BMP_SPACES).split()) + " "
     out = [c if c.isalnum() or c in _KEEP else " " for c in text]
     return " " + " ".join("".join(out).split()) + " "
 

@@ -64,7 +64,8 @@ def read_footer(body: str, list_unsubscribe: bool, links, from_name: str) -> Foo
     tail = tail_of(body)
     lines = tail.splitlines()
     # the opt-out wording and, on its line or the next, a link, a mailto or an address to use it
-    at = [i for i, line in enumerate(lines) if words.found(fold(line), words.F_OPTOUT)]
+    optout_words = words.within(fold(tail), words.F_OPTOUT)
+    at = [i for i, line in enumerate(lines) if optout_words and words.found(fold(line), optout_words)]
     wording = bool(at)
     usable = any(_LINKISH.search(" ".join(lines[i:i + 2])) is not None for i in at)
     if list_unsubscribe:
@@ -115,11 +116,14 @@ def _identity(region: str, from_name: str) -> list[str]:
     form, company, address_words = (mark_fold, words.M_COMPANY, words.M_ADDRESS) if with_marks else \
         (fold, words.F_COMPANY, words.F_ADDRESS)
     forms = [form(line) for line in lines]
+    whole = form("\n".join(lines))
+    company, address_words = words.within(whole, company), words.within(whole, address_words)
+    cta_words = words.within(whole, words.F_CTA if not with_marks else words.M_CTA)
     names = _name_pairs(form(from_name)) if from_name else ()
     contacts: list[str] = []
     named = False
     for i, line in enumerate(lines):
-        if words.found(forms[i], words.F_CTA if not with_marks else words.M_CTA):
+        if cta_words and words.found(forms[i], cta_words):
             continue
         kinds = _contact_kinds(line, forms[i], forms[i - 1] if i else " ", address_words)
         if not kinds:

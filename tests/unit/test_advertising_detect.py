@@ -292,3 +292,26 @@ def test_marks_are_stripped_as_unicodedata_says_for_any_text():
         assert strip_marks(text) == reference(text)
 
     same()
+
+
+def test_the_word_form_is_the_per_character_one_for_any_text():
+    """_squash maps what is not a letter, digit, % or $ to a space with translate tables (ASCII,
+    then the BMP); it must give what the per-character loop gives."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from mailguard.advertising.fold import _squash
+
+    def reference(text: str) -> str:
+        out = [c if c.isalnum() or c in "%$" else " " for c in text]
+        return " " + " ".join("".join(out).split()) + " "
+
+    for text in ("Giảm giá 50%!", "жар—птица", "x\U0001d165y 𝔸𝔹", "\u00a0\u2003a\u200bb", "١٢٣ $5"):
+        assert _squash(text) == reference(text), text
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(max_size=60))
+    def same(text):
+        assert _squash(text) == reference(text)
+
+    same()
