@@ -220,6 +220,16 @@ local_header_rewrite_clients =
         return wait_for(find, timeout, what=f"delivery to {user}")
 
 
+def milter_postfix(base: Path, milter_port: int, plain_port: int | None = None, extra_main: str = "") -> Postfix:
+    """A private Postfix whose smtpd asks mailguard's milter on `milter_port` (tempfail when it
+    cannot be asked); with `plain_port`, a second smtpd there without the milter: the downstream
+    for what mailguard sends itself (released copies, acknowledgements)."""
+    return Postfix(base, free_port(),
+                   extra_master=f"127.0.0.1:{plain_port} inet n - n - - smtpd -o smtpd_milters=\n" if plain_port else "",
+                   extra_main=f"smtpd_milters = inet:127.0.0.1:{milter_port}\n"
+                              "milter_default_action = tempfail\nmilter_protocol = 6\n" + extra_main)
+
+
 @dataclass
 class SmtpSink:
     """Postfix's smtp-sink: a scriptable downstream (4xx, stalls, disconnects)."""

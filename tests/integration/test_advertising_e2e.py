@@ -10,7 +10,7 @@ import uuid
 
 from adtools import ad
 from mailguard.advertising.delivery import parse_header
-from realservers import TEST_DOMAIN, Mailguard, Postfix, config_for, free_port, wait_for
+from realservers import TEST_DOMAIN, Mailguard, config_for, free_port, milter_postfix, wait_for
 
 USER, OTHER = f"user@{TEST_DOMAIN}", f"other@{TEST_DOMAIN}"
 ADS = {"domains": [TEST_DOMAIN]}
@@ -108,10 +108,7 @@ def test_outbound_mode_refuses_an_unlabelled_ad_naming_the_article(postfix, star
 def test_milter_mode_delivers_to_the_recipient_within_the_limit_and_holds_the_other(tmp_path, session_dns):
     """Postfix is the SMTP server; the held recipient is removed from the message by the milter."""
     milter_port, plain_port = free_port(), free_port()
-    postfix = Postfix(tmp_path / "postfix", free_port(),
-                      extra_master=f"127.0.0.1:{plain_port} inet n - n - - smtpd -o smtpd_milters=\n",
-                      extra_main=f"smtpd_milters = inet:127.0.0.1:{milter_port}\n"
-                                 "milter_default_action = tempfail\nmilter_protocol = 6\n")
+    postfix = milter_postfix(tmp_path / "postfix", milter_port, plain_port)
     mg = Mailguard(tmp_path / "mg", config_for(plain_port, server={"listen": ""},
                                                milter={"listen": f"127.0.0.1:{milter_port}"},
                                                dns={"servers": [session_dns.address]},

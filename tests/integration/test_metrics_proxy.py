@@ -12,7 +12,7 @@ import pytest
 
 from bayestools import saved_model
 from metricstools import scrape
-from realservers import CORPORA, TEST_DOMAIN, Mailguard, Postfix, config_for, free_port, wait_for
+from realservers import CORPORA, TEST_DOMAIN, Mailguard, config_for, free_port, milter_postfix, wait_for
 from rulestools import QUARANTINE_RULE
 
 METRICS = {"listen": "127.0.0.1:0"}
@@ -164,9 +164,7 @@ def test_no_metrics_listener_unless_configured(start_mailguard):
 
 def test_milter_metrics_count_messages_by_the_milter_front_end(tmp_path, session_dns):
     milter_port = free_port()
-    postfix = Postfix(tmp_path / "postfix", free_port(),
-                      extra_main=f"smtpd_milters = inet:127.0.0.1:{milter_port}\n"
-                                 "milter_default_action = tempfail\nmilter_protocol = 6\n")
+    postfix = milter_postfix(tmp_path / "postfix", milter_port)
     mg = Mailguard(tmp_path / "mg", config_for(free_port(), server={"listen": ""}, metrics=METRICS,
                                                 milter={"listen": f"127.0.0.1:{milter_port}"},
                                                 dns={"servers": [session_dns.address]}))

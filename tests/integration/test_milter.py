@@ -19,7 +19,7 @@ import pytest
 
 from mailguard.milter.protocol import MAX_PACKET
 from rawmilter import milter_connect, milter_negotiate, milter_packet, milter_response
-from realservers import CORPORA, TEST_DOMAIN, VENV_BIN, Mailguard, Postfix, config_for, free_port, wait_for
+from realservers import CORPORA, TEST_DOMAIN, VENV_BIN, Mailguard, config_for, free_port, milter_postfix, wait_for
 from rulestools import QUARANTINE_RULE, SPAMTRAP_RULE
 
 RULES = QUARANTINE_RULE + '''
@@ -45,10 +45,7 @@ class Setup:
         site.mkdir(parents=True)
         (site / "test.toml").write_text(RULES)
         self.sections = {"dns": {"servers": [dns_address]}, "rules": {"site_dir": str(site)}}
-        self.postfix = Postfix(base / "postfix", free_port(),
-                               extra_master=f"127.0.0.1:{self.plain_port} inet n - n - - smtpd -o smtpd_milters=\n",
-                               extra_main=f"smtpd_milters = inet:127.0.0.1:{self.milter_port}\n"
-                                          "milter_default_action = tempfail\nmilter_protocol = 6\n")
+        self.postfix = milter_postfix(base / "postfix", self.milter_port, self.plain_port)
         self.mailguard = Mailguard(base / "mg", self.config(server={"listen": ""},
                                                             milter={"listen": f"127.0.0.1:{self.milter_port}"}))
 

@@ -16,7 +16,7 @@ import pytest
 
 import reportshapes as shapes
 from adtools import ad
-from realservers import TEST_DOMAIN, Mailguard, Postfix, config_for, free_port, wait_for
+from realservers import TEST_DOMAIN, Mailguard, Postfix, config_for, free_port, milter_postfix, wait_for
 from rulestools import QUARANTINE_RULE
 
 USER, OTHER, ARF_BOX = f"user@{TEST_DOMAIN}", f"other@{TEST_DOMAIN}", f"big@{TEST_DOMAIN}"
@@ -182,11 +182,8 @@ def test_milter_mode_takes_a_report_and_postfix_delivers_nothing(tmp_path, sessi
     """Postfix is the SMTP server; the abuse address exists for it (a virtual alias to itself),
     the milter takes the report (stored, acknowledged) and Postfix discards the message."""
     milter_port, plain_port = free_port(), free_port()
-    postfix = Postfix(tmp_path / "postfix", free_port(),
-                      extra_master=f"127.0.0.1:{plain_port} inet n - n - - smtpd -o smtpd_milters=\n",
-                      extra_main=f"smtpd_milters = inet:127.0.0.1:{milter_port}\n"
-                                 "milter_default_action = tempfail\nmilter_protocol = 6\n"
-                                 f"virtual_alias_maps = inline:{{{ABUSE}={ABUSE}}}\n")
+    postfix = milter_postfix(tmp_path / "postfix", milter_port, plain_port,
+                             f"virtual_alias_maps = inline:{{{ABUSE}={ABUSE}}}\n")
     mg = Mailguard(tmp_path / "mg", config_for(plain_port, server={"listen": ""},
                                                milter={"listen": f"127.0.0.1:{milter_port}"},
                                                dns={"servers": [session_dns.address]},

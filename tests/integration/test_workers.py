@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from metricstools import scrape
 from rawsmtp import RawClient
-from realservers import TEST_DOMAIN, Mailguard, Postfix, config_for, free_port, wait_for
+from realservers import TEST_DOMAIN, Mailguard, config_for, free_port, milter_postfix, wait_for
 
 WORKER = re.compile(r" worker=(\d+): ")
 
@@ -189,10 +189,7 @@ def test_metrics_add_up_the_workers_and_keep_a_dead_workers_counts(postfix, star
 
 def test_two_workers_on_the_milter_port_scan_every_message_once(tmp_path, session_dns):
     milter_port, plain_port = free_port(), free_port()
-    postfix = Postfix(tmp_path / "postfix", free_port(),
-                      extra_master=f"127.0.0.1:{plain_port} inet n - n - - smtpd -o smtpd_milters=\n",
-                      extra_main=f"smtpd_milters = inet:127.0.0.1:{milter_port}\n"
-                                 "milter_default_action = tempfail\nmilter_protocol = 6\n")
+    postfix = milter_postfix(tmp_path / "postfix", milter_port, plain_port)
     mg = Mailguard(tmp_path / "mg", config_for(plain_port, server={"listen": ""}, dns={"servers": [session_dns.address]},
                                                milter={"listen": f"127.0.0.1:{milter_port}"}), ["--workers", "2"])
     mg.start()
