@@ -20,12 +20,18 @@ def step(function: str, *args: str | Path) -> subprocess.CompletedProcess:
 
 
 def postfix_dir(tmp_path: Path, main_cf: str | None) -> Path:
+    """A Postfix config folder of the test's own (postconf reads and edits only its main.cf)."""
     conf = tmp_path / "postfix"
     conf.mkdir(parents=True)
-    shutil.copy("/etc/postfix/master.cf", conf / "master.cf")
     if main_cf is not None:
         (conf / "main.cf").write_text(main_cf)
     return conf
+
+
+# The folders listed: the demo instance's and another instance's, both of the test's own (the
+# values are only written into the temporary main.cf).
+DEMO = "/tmp/mailguard-test-demo/etc"
+OTHER = "/tmp/mailguard-test-other/etc"
 
 
 def listed(conf: Path) -> list[str]:
@@ -35,36 +41,36 @@ def listed(conf: Path) -> list[str]:
 
 
 def test_the_demo_is_listed_once_however_often_install_runs_and_others_stay(tmp_path):
-    conf = postfix_dir(tmp_path, "myhostname = mx.example.net\nalternate_config_directories = /srv/other/etc\n")
+    conf = postfix_dir(tmp_path, f"myhostname = mx.example.net\nalternate_config_directories = {OTHER}\n")
     for _ in range(2):
-        assert step("maincf_list_dir", conf, "/var/lib/mailguard-demo/etc").returncode == 0
-    assert listed(conf) == ["/srv/other/etc", "/var/lib/mailguard-demo/etc"]
+        assert step("maincf_list_dir", conf, DEMO).returncode == 0
+    assert listed(conf) == [OTHER, DEMO]
 
 
 def test_uninstall_leaves_main_cf_as_it_was_before_install(tmp_path):
     for n, before in enumerate(["myhostname = mx.example.net\n",
-                                "myhostname = mx.example.net\nalternate_config_directories = /srv/other/etc\n"]):
+                                f"myhostname = mx.example.net\nalternate_config_directories = {OTHER}\n"]):
         conf = postfix_dir(tmp_path / str(n), before)
-        assert step("maincf_list_dir", conf, "/var/lib/mailguard-demo/etc").returncode == 0
-        assert "/var/lib/mailguard-demo/etc" in listed(conf)
-        assert step("maincf_unlist_dir", conf, "/var/lib/mailguard-demo/etc").returncode == 0
+        assert step("maincf_list_dir", conf, DEMO).returncode == 0
+        assert DEMO in listed(conf)
+        assert step("maincf_unlist_dir", conf, DEMO).returncode == 0
         assert (conf / "main.cf").read_text() == before
 
 
 def test_a_main_cf_the_install_created_goes_with_the_uninstall(tmp_path):
     conf = postfix_dir(tmp_path, None)
-    assert step("maincf_list_dir", conf, "/var/lib/mailguard-demo/etc").returncode == 0
-    assert listed(conf) == ["/var/lib/mailguard-demo/etc"]
-    assert step("maincf_unlist_dir", conf, "/var/lib/mailguard-demo/etc").returncode == 0
+    assert step("maincf_list_dir", conf, DEMO).returncode == 0
+    assert listed(conf) == [DEMO]
+    assert step("maincf_unlist_dir", conf, DEMO).returncode == 0
     assert not (conf / "main.cf").exists()
 
 
 def test_a_main_cf_the_install_created_stays_when_the_admin_added_to_it(tmp_path):
     conf = postfix_dir(tmp_path, None)
-    assert step("maincf_list_dir", conf, "/var/lib/mailguard-demo/etc").returncode == 0
+    assert step("maincf_list_dir", conf, DEMO).returncode == 0
     with (conf / "main.cf").open("a") as f:
         f.write("relayhost = [smtp.example.net]\n")
-    assert step("maincf_unlist_dir", conf, "/var/lib/mailguard-demo/etc").returncode == 0
+    assert step("maincf_unlist_dir", conf, DEMO).returncode == 0
     assert "relayhost = [smtp.example.net]" in (conf / "main.cf").read_text()
     assert listed(conf) == []
 

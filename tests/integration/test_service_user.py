@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import secrets
 import smtplib
 import subprocess
 from pathlib import Path
@@ -20,17 +19,11 @@ from realservers import VENV_BIN, Mailguard, as_user, config_for, let_others_tra
 
 @pytest.fixture
 def service_user():
-    """A throwaway system user with its own group, removed again whatever the test did."""
-    name = f"mgtest{secrets.token_hex(3)}"
-    subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-                    "--shell", "/usr/sbin/nologin", name], check=True, capture_output=True)
-    try:
-        yield pwd.getpwnam(name)
-    finally:
-        subprocess.run(["userdel", name], capture_output=True)
-        subprocess.run(["groupdel", name], capture_output=True)  # when userdel left the group
-        assert subprocess.run(["getent", "passwd", name], capture_output=True).returncode == 2
-        assert subprocess.run(["getent", "group", name], capture_output=True).returncode == 2
+    """An unprivileged user that owns nothing of the test's: Debian's `nobody` (base-passwd), so
+    that the test creates no account on the machine — the state folder it gets is a temporary one."""
+    user = pwd.getpwnam("nobody")
+    assert user.pw_uid != 0
+    return user
 
 
 def owners(folder: Path) -> dict[str, tuple[int, int]]:
@@ -47,7 +40,7 @@ def test_what_root_trains_the_service_reads_and_both_keep_the_files_the_service_
     mg.config_path.write_text(mg.config_text)
     state = mg.base / "state"
     state.mkdir(mode=0o750)
-    os.chown(state, user.pw_uid, user.pw_gid)  # as .ci/install leaves /var/lib/mailguard
+    os.chown(state, user.pw_uid, user.pw_gid)  # as .ci/install leaves the service's state folder
     corpus = tmp_path / "corpus"
     for label in ("spam", "ham"):
         (corpus / label).mkdir(parents=True)
