@@ -120,24 +120,18 @@ def _identity(region: str, from_name: str) -> list[str]:
     company, address_words = words.within(whole, company), words.within(whole, address_words)
     cta_words = words.within(whole, words.F_CTA if not with_marks else words.M_CTA)
     names = _name_pairs(form(from_name)) if from_name else ()
-    contacts: list[str] = []
-    named = False
+    named: set[str] = set()  # the contact kinds of lines with a name in their block
+    seen: set[str] = set()  # every contact kind, for the detail when no line had a name
     for i, line in enumerate(lines):
-        if cta_words and words.found(forms[i], cta_words):
-            continue
         kinds = _contact_kinds(line, forms[i], forms[i - 1] if i else " ", address_words)
-        if not kinds:
+        seen.update(kinds)
+        if not kinds or (cta_words and words.found(forms[i], cta_words)):
             continue
         block = forms[max(0, i - BLOCK_ABOVE):i + 1]
         if any(words.found(b, company) or any(n in b for n in names) for b in block) or \
                 any("©" in raw for raw in lines[max(0, i - BLOCK_ABOVE):i + 1]):
-            named = True
-            contacts += [k for k in kinds if k not in contacts]
-    found = ["name"] if named else []
-    if not named:  # for the detail: what contact details there were, without a name
-        for i, line in enumerate(lines):
-            contacts += [k for k in _contact_kinds(line, forms[i], forms[i - 1] if i else " ", address_words)
-                         if k not in contacts]
+            named.update(kinds)
+    found, contacts = (["name"], named) if named else ([], seen)
     order = ("phone", "email", "address")
     return found + [k for k in order if k in contacts]
 

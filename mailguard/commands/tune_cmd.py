@@ -36,6 +36,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     from mailguard.bayes.model import DEFAULT_BITS
     from mailguard.checks.registry import CheckServices, build_pipeline
     from mailguard.commands.scan_cmd import scan_one
+    from mailguard.commands.symbols_cmd import listing
     from mailguard.flow import ScanServices
     from mailguard.scan.facts import ClientFacts
     from mailguard.scan.sources import SourceError, iter_messages
@@ -82,9 +83,9 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     for s in samples:
         for name in s.strengths:
             hits.setdefault(name, [0, 0])[0 if s.is_spam else 1] += 1
-    full_bayes = {"BAYES_SPAM": cfg.bayes.spam_score, "BAYES_HAM": cfg.bayes.ham_score}
-    current = {name: pipeline.rules.scores[name] if pipeline.rules and name in pipeline.rules.scores
-               else full_bayes[name] if name in full_bayes else pipeline.score_of(name) for name in hits}
+    # The effective scores as `mailguard symbols` lists them for the real config (Bayes on).
+    effective = {row.name: row.score for row in listing(cfg, services.rules.current)}
+    current = {name: effective[name] if name in effective else pipeline.score_of(name) for name in hits}
     names = sorted(n for n, (a, b) in hits.items() if a + b >= fit.MIN_HITS)
     for s in samples:  # what is too rare to fit keeps its score
         s.fixed += sum(current[n] * v for n, v in s.strengths.items() if n not in names)
