@@ -46,16 +46,15 @@ class Hasher:
     """Tokens → unique slot indices: signed MurmurHash3 (32-bit, seed 0) of the token's UTF-8
     bytes, |h| mod 2**bits — the mapping of scikit-learn's FeatureHasher(alternate_sign=False),
     which model files name (HASHER_NAME). Computed by the small `mmh3` library, which gives the
-    same values (tested against scikit-learn's murmurhash3_32), so that scoring never imports
-    scikit-learn (2.7 s and ~80 MB a process); scikit-learn stays for fitting."""
+    same values (tested against FeatureHasher), so that scoring never imports scikit-learn
+    (measured: ~1.5 s and ~60 MB a process); scikit-learn stays for fitting."""
 
     def __init__(self, bits: int = DEFAULT_BITS) -> None:
         self.bits = bits
         self._size = 2 ** bits
-        self._murmur = mmh3.hash
 
     def slots(self, tokens: Iterable[str]) -> np.ndarray:
-        murmur, size = self._murmur, self._size
+        murmur, size = mmh3.hash, self._size
         hashes = [murmur(token, 0) for token in dict.fromkeys(tokens)]
         index = np.abs(np.array(hashes, dtype=np.int64)) % size
         return np.unique(index)
